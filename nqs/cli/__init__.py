@@ -1,0 +1,1 @@
+"""The ``nqs`` command-line interface (not imported by ``nqs`` itself)."""
