@@ -52,16 +52,21 @@ class DiagonalOperator(DiscreteJaxOperator):
         return f"DiagonalOperator({self._name}, hilbert={self.hilbert})"
 
 
+def _real(x):
+    # Samples may be stored as small integers; compute in floating point.
+    return jnp.asarray(x, dtype=jnp.result_type(float))
+
+
 def _weighted_sum_squared(x, weights, scale):
-    return scale * jnp.square(x @ jnp.asarray(weights, dtype=x.dtype))
+    return scale * jnp.square(_real(x) @ jnp.asarray(weights, dtype=_real(x).dtype))
 
 
 def _weighted_sum(x, weights, scale):
-    return scale * (x @ jnp.asarray(weights, dtype=x.dtype))
+    return scale * (_real(x) @ jnp.asarray(weights, dtype=_real(x).dtype))
 
 
 def _pair_products(x, pairs, scale):
-    p = np.asarray(pairs)
+    p, x = np.asarray(pairs), _real(x)
     return scale * jnp.sum(x[..., p[:, 0]] * x[..., p[:, 1]], axis=-1)
 
 

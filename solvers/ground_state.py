@@ -197,6 +197,7 @@ def ground_state(
         _check_same_config(run_file.read_config(), config)
         start, flat, _ = run_file.load_checkpoint()
         driver = flat_to_state(driver, flat)
+        vstate = driver.state  # restoring builds a new variational state
         run_file.truncate(start)
     elif run_file is not None:
         run_file.write_metadata(config=config, system=system_config(system), seed=seed)
@@ -228,8 +229,8 @@ def ground_state(
 
     # -- final estimate with fresh samples ---------------------------------------------------
     vstate.n_samples = n_samples_final
-    final = {"energy": vstate.expect(system.hamiltonian)}
-    final.update({k: vstate.expect(op) for k, op in observables.items()})
+    final = {"energy": _expect(vstate, system.hamiltonian, hermitian=True)}
+    final.update({k: _expect(vstate, op) for k, op in observables.items()})
     vstate.n_samples = n_samples
     e = final["energy"]
     energy, variance = float(np.real(e.mean)), float(np.real(e.variance))
@@ -265,6 +266,15 @@ def ground_state(
 
 
 _SCALAR_KEYS = ("step", "energy", "energy_error", "energy_variance")
+
+
+def _expect(vstate, operator, hermitian: bool | None = None):
+    """``vstate.expect``, keeping only the real part for Hermitian operators (the imaginary part
+    of their estimate is pure Monte Carlo noise)."""
+    stats = vstate.expect(operator)
+    if hermitian or (hermitian is None and getattr(operator, "is_hermitian", False)):
+        stats = stats.replace(mean=stats.mean.real)
+    return stats
 
 
 def _real_if_close(x):

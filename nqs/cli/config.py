@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nqs.errors import ConfigError, did_you_mean
 
-_INT, _FLOAT, _BOOL, _STR = "integer", "number", "boolean", "string"
+_INT, _FLOAT, _BOOL, _STR = "an integer", "a number", "a boolean", "a string"
 
 
 def _key(kind, *, positive=False, choices=None):
@@ -116,7 +116,7 @@ def _check_value(name: str, value, rule: dict) -> None:
         _STR: isinstance(value, str),
     }[kind]
     if not ok:
-        raise ConfigError(f"{name} must be a {kind}, got {value!r}")
+        raise ConfigError(f"{name} must be {kind}, got {value!r}")
     if rule["positive"] and not value > 0:
         raise ConfigError(f"{name} must be positive, got {value!r}")
     if rule["choices"] and value not in rule["choices"]:
