@@ -83,3 +83,13 @@ def test_interrupted_checkpoint_leaves_the_previous_one(tmp_path):
     step, state, _ = RunFile(path, kind="demo", mode="resume").load_checkpoint()
     assert step == 2 and state["w"].tolist() == [1.0, 1.0]
     assert read_run(path)["checkpoint_step"] == 2
+
+
+def test_dynamics_rows_carry_the_physical_time(tmp_path):
+    f = RunFile(tmp_path / "g.h5", kind="demo")
+    for k in range(3):
+        f.append(k, {"sx": Stats(mean=0.1 * k, error_of_mean=0.01, variance=1.0)}, time=0.05 * k)
+    f.close()
+    sx = read_series(tmp_path / "g.h5")["sx"]
+    np.testing.assert_allclose(sx["time"], [0.0, 0.05, 0.1])
+    assert sx["step"].tolist() == [0, 1, 2]

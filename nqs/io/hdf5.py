@@ -172,10 +172,16 @@ class RunFile:
                 f.attrs["status"] = status
 
     # -- series ------------------------------------------------------------------------------
-    def append(self, step: int, values: Mapping) -> None:
-        """Buffer one row per quantity at ``step``; flushes every ``flush_every`` seconds."""
+    def append(self, step: int, values: Mapping, *, time: float | None = None) -> None:
+        """Buffer one row per quantity at ``step`` (and physical ``time`` for dynamics).
+
+        Rows are flushed every ``flush_every`` seconds, at checkpoints and on close.
+        """
         for name, value in values.items():
-            self._buffer.setdefault(name, []).append((int(step), _stats_row(value)))
+            row = _stats_row(value)
+            if time is not None:
+                row["time"] = np.asarray(time, dtype=np.float64)
+            self._buffer.setdefault(name, []).append((int(step), row))
         if time.monotonic() - self._last_flush >= self.flush_every:
             self.flush()
 
