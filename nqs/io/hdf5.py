@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-import time
+from time import monotonic
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,7 +86,7 @@ class RunFile:
         self.kind = kind
         self.flush_every = float(flush_every)
         self._buffer: dict[str, list[tuple[int, dict]]] = {}
-        self._last_flush = time.monotonic()
+        self._last_flush = monotonic()
         if mode == "resume":
             self._check_resumable()
         elif mode in ("create", "overwrite"):
@@ -182,12 +182,12 @@ class RunFile:
             if time is not None:
                 row["time"] = np.asarray(time, dtype=np.float64)
             self._buffer.setdefault(name, []).append((int(step), row))
-        if time.monotonic() - self._last_flush >= self.flush_every:
+        if monotonic() - self._last_flush >= self.flush_every:
             self.flush()
 
     def flush(self) -> None:
         """Write buffered rows to disk and close the file."""
-        self._last_flush = time.monotonic()
+        self._last_flush = monotonic()
         if not self._buffer or not _is_writer():
             self._buffer.clear()
             return
