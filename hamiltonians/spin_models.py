@@ -38,9 +38,11 @@ def _spin_observables(hilbert, graph, signs) -> dict:
 
 
 def tfim_chain(n: int, h: float = 1.0, *, J: float = 1.0, pbc: bool = True) -> System:
-    r"""Transverse-field Ising chain, :math:`H = -J\sum_i \sigma^z_i\sigma^z_{i+1} - h\sum_i\sigma^x_i`.
+    r"""Transverse-field Ising chain (Pauli units).
 
-    Pauli units; critical at :math:`h = J`. Closed form (PBC, Jordan–Wigner):
+    .. math:: H = -J\sum_i \sigma^z_i\sigma^z_{i+1} - h\sum_i\sigma^x_i
+
+    Critical at :math:`h = J`. Closed form (PBC, Jordan–Wigner):
     :math:`E_0 = -\sum_k \sqrt{J^2 + h^2 - 2Jh\cos k}`, :math:`k = \pi(2m+1)/N`.
 
     Observables: ``magnetization_x`` :math:`\langle\sum_i\sigma^x_i\rangle/N`,
@@ -140,7 +142,10 @@ def j1j2_square(
 ) -> System:
     r"""Square-lattice :math:`J_1`–:math:`J_2` model (:math:`S\cdot S` units), sites row-major.
 
-    .. math:: H = J_1\sum_{\langle ij\rangle} S_i\cdot S_j + J_2\sum_{\langle\langle ij\rangle\rangle} S_i\cdot S_j
+    .. math::
+
+        H = J_1\sum_{\langle ij\rangle} S_i\cdot S_j
+          + J_2\sum_{\langle\langle ij\rangle\rangle} S_i\cdot S_j
 
     ``j2=0`` is the square-lattice Heisenberg model, where the Marshall sign is exact;
     ``marshall_sign=True`` rotates only the :math:`J_1` bonds (an approximate prior at

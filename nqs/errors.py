@@ -70,5 +70,6 @@ def check_choice(name: str, value, choices) -> str:
     """Raise a clear error unless ``value`` is one of ``choices``."""
     if value not in choices:
         options = ", ".join(repr(c) for c in choices)
-        raise NQSError(f"{name}={value!r} is not one of {options}{did_you_mean(str(value), choices)}.")
+        hint = did_you_mean(str(value), choices)
+        raise NQSError(f"{name}={value!r} is not one of {options}{hint}.")
     return value

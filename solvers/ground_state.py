@@ -1,5 +1,5 @@
-r"""Variational ground states: :math:`\min_\theta \langle\psi_\theta|H|\psi_\theta\rangle` with exact
-autoregressive samples.
+r"""Variational ground states, :math:`\min_\theta \langle\psi_\theta|H|\psi_\theta\rangle`,
+with exact autoregressive samples.
 
 Updates (``method``):
 

@@ -4,7 +4,6 @@ HDF5 content, clean stop on NaN, no recompilation, and bad input refused before 
 import dataclasses
 
 import h5py
-import jax
 import numpy as np
 import pytest
 from jax import monitoring
@@ -134,7 +133,7 @@ def test_bad_input_is_refused_before_any_work(chain6, small_model, kwargs, match
 
 def test_model_for_another_sector_is_refused(chain6):
     other = nqs.ARTransformer(hilbert=hamiltonians.heisenberg_chain(6, total_sz=1).hilbert)
-    with pytest.raises(NQSError, match="sector|SumConstraint"):
+    with pytest.raises(NQSError, match=r"sector|SumConstraint"):
         solvers.ground_state(chain6, other, **FAST)
 
 

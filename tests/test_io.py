@@ -67,7 +67,7 @@ def test_resume_needs_a_checkpoint_of_the_same_kind(tmp_path):
     RunFile(path, kind="demo").close()
     with pytest.raises(CheckpointError, match="no checkpoint"):
         RunFile(path, kind="demo", mode="resume")
-    with pytest.raises(CheckpointError, match="kind|'demo'"):
+    with pytest.raises(CheckpointError, match=r"kind|'demo'"):
         RunFile(path, kind="other", mode="resume")
     with pytest.raises(CheckpointError, match="does not exist"):
         RunFile(tmp_path / "missing.h5", kind="demo", mode="resume")

@@ -20,7 +20,10 @@ def _random_params(model, seed=0, scale=0.5):
     params = model.init(jax.random.PRNGKey(seed), HI.all_states()[:2])
     leaves, tree = jax.tree.flatten(params)
     keys = jax.random.split(jax.random.PRNGKey(seed + 1), len(leaves))
-    noisy = [x + scale * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)]
+    noisy = [
+        x + scale * jax.random.normal(k, x.shape, x.dtype)
+        for x, k in zip(leaves, keys, strict=True)
+    ]
     return jax.tree.unflatten(tree, noisy)
 
 

@@ -45,7 +45,8 @@ def info(path) -> str:
     solver = config.get("solver", {})
     if solver:
         keys = ("method", "n_samples", "n_steps", "learning_rate", "diag_shift", "seed")
-        lines.append("  solver          " + ", ".join(f"{k}={solver[k]}" for k in keys if k in solver))
+        described = ", ".join(f"{k}={solver[k]}" for k in keys if k in solver)
+        lines.append(f"  solver          {described}")
     energy = run["series"].get("energy")
     if energy is not None and len(energy["step"]):
         lines.append(f"  steps written   {len(energy['step'])} (last step {energy['step'][-1]})")

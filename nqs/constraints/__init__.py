@@ -14,9 +14,9 @@ from nqs.constraints.u1 import U1
 
 __all__ = [
     "MASK_LOGIT",
+    "U1",
     "AbstractConstraint",
     "AutomatonMembership",
-    "U1",
     "Unconstrained",
     "check_model_matches_hilbert",
     "constraint_of",

@@ -1,7 +1,8 @@
 r"""Symmetry constraints as finite automata over the autoregressive order.
 
-An autoregressive wave function :math:`\psi(x) = \prod_i \sqrt{p(x_i|x_{<i})}\,e^{i\phi(x)}` vanishes
-exactly outside a symmetry sector if every conditional is masked to the values that keep the prefix
+An autoregressive wave function :math:`\psi(x) = \prod_i \sqrt{p(x_i|x_{<i})}\,e^{i\phi(x)}`
+vanishes exactly outside a symmetry sector if every conditional is masked to the values that keep
+the prefix
 completable inside the sector and then renormalised:
 
 .. math::

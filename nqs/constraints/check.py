@@ -26,7 +26,7 @@ def enumerate_sector(constraint: AbstractConstraint, max_states: int = 2**22):
         parent, value = np.nonzero(allowed)
         if len(parent) > max_states:
             raise ValueError(f"More than {max_states} prefixes at token {i}; sector too large.")
-        state = jax.tree.map(lambda s: s[parent], state)
+        state = jax.tree.map(lambda s, parent=parent: s[parent], state)
         state = constraint.update(state, i, jnp.asarray(value, dtype=jnp.int32))
         prefixes = np.concatenate([prefixes[parent], value[:, None].astype(np.int32)], axis=1)
     return prefixes, dead_ends

@@ -56,7 +56,7 @@ class U1(AbstractConstraint):
         object.__setattr__(self, "n_sites", int(self.n_sites))
         if self.total != round(self.total):
             raise ValueError(f"U1 total must be an integer, got {self.total}.")
-        object.__setattr__(self, "total", int(round(self.total)))
+        object.__setattr__(self, "total", round(self.total))
         lo, hi = self.n_sites * min(self.local_states), self.n_sites * max(self.local_states)
         step = np.gcd.reduce(np.diff(sorted(self.local_states))) if len(values) > 1 else 1
         if not lo <= self.total <= hi or (self.total - lo) % step:
@@ -72,7 +72,7 @@ class U1(AbstractConstraint):
 
     @classmethod
     def from_hilbert(cls, hilbert, total: int | None = None) -> U1:
-        """Build from a NetKet homogeneous Hilbert space (its ``SumConstraint`` if ``total`` is None)."""
+        """Build from a NetKet homogeneous Hilbert space (``total``: its ``SumConstraint``)."""
         if total is None:
             if not isinstance(hilbert.constraint, SumConstraint):
                 raise ValueError(f"{hilbert} has no SumConstraint; pass total= explicitly.")

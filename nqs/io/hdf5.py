@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import os
-from time import monotonic
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from time import monotonic
 
 import h5py
 import jax
