@@ -142,3 +142,14 @@ def test_other_methods_lower_the_energy(chain6, small_model, method):
     result = solvers.ground_state(chain6, small_model, n_steps=30, method=method, **FAST)
     first, last = result.history["energy"][:5].mean(), result.history["energy"][-5:].mean()
     assert last < first
+
+
+@pytest.mark.slow
+def test_heisenberg_ring_10_reaches_1e3_relative_error():
+    # references.md §2: E0 = -4.515446354492 (N = 10, PBC, S^z = 0). The default job's settings.
+    system = hamiltonians.heisenberg_chain(10)
+    model = nqs.ARTransformer(hilbert=system.hilbert, n_layers=2, d_model=16, n_heads=4)
+    result = solvers.ground_state(system, model, n_samples=512, n_steps=300, chunk_size=64)
+    assert result.exact_energy == pytest.approx(-4.515446354492, abs=1e-9)
+    assert result.energy > result.exact_energy - 5 * result.energy_error
+    assert result.relative_error < 1e-3, result
