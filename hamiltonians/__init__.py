@@ -1,6 +1,8 @@
 """Physical systems: Hilbert spaces with their symmetry sectors, Hamiltonians, observables and
 exact references for small sizes."""
 
+from hamiltonians.open_systems import OpenSystem, dissipative_ising_chain, dissipative_xyz
+from hamiltonians.povm import POVM, povm
 from hamiltonians.spin_models import heisenberg_chain, j1j2_square, tfim_chain
 from hamiltonians.system import System, check_closure
 
@@ -11,4 +13,23 @@ FAMILIES = {
     "j1j2_square": j1j2_square,
 }
 
-__all__ = ["FAMILIES", "System", "check_closure", "heisenberg_chain", "j1j2_square", "tfim_chain"]
+#: Open (Lindblad) systems in the POVM formulation, by name.
+OPEN_FAMILIES = {
+    "dissipative_ising_chain": dissipative_ising_chain,
+    "dissipative_xyz": dissipative_xyz,
+}
+
+__all__ = [
+    "FAMILIES",
+    "OPEN_FAMILIES",
+    "POVM",
+    "OpenSystem",
+    "System",
+    "check_closure",
+    "dissipative_ising_chain",
+    "dissipative_xyz",
+    "heisenberg_chain",
+    "j1j2_square",
+    "povm",
+    "tfim_chain",
+]

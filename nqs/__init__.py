@@ -10,8 +10,25 @@ Packages of the distribution:
 """
 
 from nqs import constraints, errors
+from nqs.povm_model import (
+    probability_transformer,
+    product_state_parameters,
+    product_state_probabilities,
+)
+from nqs.string_states import StringMixture, chain_orderings, square_snake_orderings
 from nqs.transformer import ARTransformer
 
 __version__ = "0.1.0"
 
-__all__ = ["ARTransformer", "__version__", "constraints", "errors"]
+__all__ = [
+    "ARTransformer",
+    "StringMixture",
+    "__version__",
+    "chain_orderings",
+    "constraints",
+    "errors",
+    "probability_transformer",
+    "product_state_parameters",
+    "product_state_probabilities",
+    "square_snake_orderings",
+]
