@@ -9,6 +9,7 @@ from nqs.constraints.base import (
     AutomatonMembership,
     Unconstrained,
 )
+from nqs.constraints.linear_code import LinearCode
 from nqs.constraints.resolve import check_model_matches_hilbert, constraint_of
 from nqs.constraints.u1 import U1
 
@@ -17,6 +18,7 @@ __all__ = [
     "U1",
     "AbstractConstraint",
     "AutomatonMembership",
+    "LinearCode",
     "Unconstrained",
     "check_model_matches_hilbert",
     "constraint_of",

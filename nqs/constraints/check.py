@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -32,6 +34,7 @@ def enumerate_sector(constraint: AbstractConstraint, max_states: int = 2**22):
     return prefixes, dead_ends
 
 
+@partial(jax.jit, static_argnums=(0, 2))  # constraints are hashable: compiled once per sector
 def random_sector_indices(constraint: AbstractConstraint, key, n: int) -> jax.Array:
     """``n`` random configurations of the sector (local indices), uniform over allowed values.
 
