@@ -1,6 +1,7 @@
 """Physical systems: Hilbert spaces with their symmetry sectors, Hamiltonians, observables and
 exact references for small sizes."""
 
+from hamiltonians.anyons import golden_chain, su2_singlet_chain, su2k_chain
 from hamiltonians.gauge_z2 import (
     toric_code,
     toric_code_3d,
@@ -10,6 +11,7 @@ from hamiltonians.gauge_z2 import (
 )
 from hamiltonians.open_systems import OpenSystem, dissipative_ising_chain, dissipative_xyz
 from hamiltonians.povm import POVM, povm
+from hamiltonians.quantum_link import bare_vacuum, bare_vacuum_parameters, quantum_link_model
 from hamiltonians.spin_models import heisenberg_chain, j1j2_square, tfim_chain
 from hamiltonians.system import System, check_closure
 
@@ -22,6 +24,10 @@ FAMILIES = {
     "z2_gauge_theory": z2_gauge_theory,
     "toric_code_3d": toric_code_3d,
     "x_cube": x_cube,
+    "quantum_link_model": quantum_link_model,
+    "golden_chain": golden_chain,
+    "su2k_chain": su2k_chain,
+    "su2_singlet_chain": su2_singlet_chain,
 }
 
 #: Open (Lindblad) systems in the POVM formulation, by name.
@@ -36,12 +42,18 @@ __all__ = [
     "POVM",
     "OpenSystem",
     "System",
+    "bare_vacuum",
+    "bare_vacuum_parameters",
     "check_closure",
     "dissipative_ising_chain",
     "dissipative_xyz",
+    "golden_chain",
     "heisenberg_chain",
     "j1j2_square",
     "povm",
+    "quantum_link_model",
+    "su2_singlet_chain",
+    "su2k_chain",
     "tfim_chain",
     "toric_code",
     "toric_code_3d",

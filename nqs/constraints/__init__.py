@@ -11,6 +11,7 @@ from nqs.constraints.base import (
 )
 from nqs.constraints.linear_code import LinearCode
 from nqs.constraints.resolve import check_model_matches_hilbert, constraint_of
+from nqs.constraints.transfer import WalkAutomaton
 from nqs.constraints.u1 import U1
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "AutomatonMembership",
     "LinearCode",
     "Unconstrained",
+    "WalkAutomaton",
     "check_model_matches_hilbert",
     "constraint_of",
 ]
