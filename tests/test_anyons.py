@@ -11,6 +11,7 @@ import pytest
 
 import hamiltonians
 import nqs
+import samplers
 from hamiltonians import System
 from hamiltonians.anyons import golden_chain, su2_singlet_chain, su2k_chain
 from hamiltonians.fusion import pair_projector_tables
@@ -150,6 +151,18 @@ def test_random_transformer_is_normalised_on_the_sector(family, args):
     params = jax.tree.map(lambda p: np.asarray(p) + 0.5 * rng.normal(size=p.shape), params)
     norm = np.sum(np.exp(2 * np.asarray(jax.jit(model.apply)(params, x)).real))
     assert abs(norm - 1) < 1e-10  # masked softmax, no dead ends: 1 to rounding
+
+
+def test_chunked_local_energies_equal_the_unchunked_ones():
+    # Regression: NetKet evaluates chunked local energies under shard_map, where the walk
+    # automaton's mask scan once failed ("carry input and carry output must have equal types").
+    system = build("golden", 8)
+    model = nqs.ARTransformer(hilbert=system.hilbert, n_layers=1, d_model=8, n_heads=2)
+    vs = nk.vqs.MCState(samplers.ARDirectSampler(system.hilbert), model, n_samples=32, seed=0)
+    unchunked = np.asarray(vs.local_estimators(system.hamiltonian).data)
+    vs.chunk_size = 8
+    chunked = vs.local_estimators(system.hamiltonian).data
+    np.testing.assert_allclose(np.asarray(chunked), unchunked, rtol=1e-12)
 
 
 def test_a_label_flip_that_breaks_the_fusion_rule_is_refused(golden12):

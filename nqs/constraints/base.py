@@ -80,7 +80,14 @@ class AbstractConstraint(abc.ABC):
             Boolean array ``(batch, n_sites, local_size)``; entry ``[b, i]`` is the mask of token
             ``i`` given the prefix ``idx[b, :i]``.
         """
-        state = self.init(idx.shape[0])
+        # Tie the initial state to ``idx``: under NetKet's chunked kernels (shard_map) ``idx`` is
+        # device-varying and so is every updated state, while ``init`` is a constant, and
+        # ``lax.scan`` refuses a carry whose varying-axis type changes.
+        zero = jnp.zeros_like(idx[:, 0])
+        state = jax.tree.map(
+            lambda s: s + zero.reshape(zero.shape + (1,) * (s.ndim - 1)).astype(s.dtype),
+            self.init(idx.shape[0]),
+        )
 
         def step(state, i):
             mask = self.allowed(state, i)
