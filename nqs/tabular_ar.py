@@ -1,0 +1,113 @@
+r"""An exact autoregressive *table*: every distribution on a tiny system, for tests and calibration.
+
+.. math::
+
+    P(a) = \prod_{i=1}^{N} p_i(a_i\mid a_{<i}),\qquad
+    p_i(\cdot\mid a_{<i}) = \mathrm{softmax}\big(z[\,r_i(a_{<i})\,]\big),
+
+with one row of :math:`d` free logits :math:`z` per prefix :math:`a_{<i}` (row
+:math:`r_i = (d^i-1)/(d-1) + \sum_{j<i} a_j d^{\,i-1-j}`), i.e. :math:`(d^N-1)/(d-1)` rows. Any
+normalised distribution with no zero is represented exactly, so errors of a solver run with it
+are the solver's own (``physics/povm.md`` §5 calibration: "tabular AR"). The parameter count grows
+as :math:`d^N`: use it for :math:`N \le 6`.
+
+It is a NetKet :class:`~netket.models.AbstractARNN` with ``machine_pow = 1`` (its output is
+:math:`\log P`), so the exact samplers draw from it like from any autoregressive model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from netket.models import AbstractARNN
+
+from nqs.errors import NQSError
+
+#: Largest table (number of rows) accepted.
+MAX_ROWS = 2_000_000
+
+
+class TabularAR(AbstractARNN):
+    """Autoregressive probability table on a homogeneous Hilbert space (e.g. ``Fock(3, N)``).
+
+    Attributes:
+        hilbert: homogeneous, unconstrained Hilbert space.
+        machine_pow: fixed to 1: the output is :math:`\\log P(a)`.
+        param_dtype: dtype of the logits.
+
+    Example:
+        >>> import jax, netket as nk
+        >>> from nqs.tabular_ar import TabularAR
+        >>> model = TabularAR(hilbert=nk.hilbert.Fock(3, 2))
+        >>> x = model.hilbert.all_states()
+        >>> params = model.init(jax.random.PRNGKey(0), x)
+        >>> round(float(jax.numpy.exp(model.apply(params, x)).sum()), 12)
+        1.0
+    """
+
+    machine_pow: int = 1
+    param_dtype: Any = jnp.float64
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.machine_pow != 1:
+            raise NQSError("TabularAR models probabilities: machine_pow must be 1.")
+        if self.hilbert.constrained:
+            raise NQSError(f"TabularAR needs an unconstrained Hilbert space, got {self.hilbert}.")
+        if self.n_rows > MAX_ROWS:
+            raise NQSError(
+                f"A table for {self.hilbert.size} sites with {self.hilbert.local_size} states "
+                f"has {self.n_rows} rows (limit {MAX_ROWS}); use a smaller system or a network."
+            )
+
+    @property
+    def n_rows(self) -> int:
+        d, n = self.hilbert.local_size, self.hilbert.size
+        return (d**n - 1) // (d - 1)
+
+    @nn.compact
+    def conditionals_log_psi(self, inputs: jax.Array) -> jax.Array:
+        d, n = self.hilbert.local_size, self.hilbert.size
+        logits = self.param("logits", nn.initializers.zeros, (self.n_rows, d), self.param_dtype)
+        idx = self.hilbert.states_to_local_indices(inputs).astype(jnp.int32)
+        # prefix_i = sum_{j<i} a_j d^(i-1-j), built incrementally: prefix_{i+1} = d prefix_i + a_i.
+        rows = []
+        current = jnp.zeros_like(idx[:, 0])
+        for i in range(n):
+            rows.append((d**i - 1) // (d - 1) + current)
+            current = d * current + idx[:, i]
+        rows = jnp.stack(rows, axis=1)  # (B, N)
+        return jax.nn.log_softmax(logits[rows], axis=-1)
+
+
+def tabular_product_parameters(model: TabularAR, params, p1):
+    r"""Parameters of ``model`` giving exactly :math:`\prod_i p_1(a_i)` (every row
+    :math:`\log p_1`).
+
+    Raises:
+        NQSError: if :math:`p_1` has a zero (``log 0``; ``physics/povm.md`` §9) or is no
+            distribution.
+    """
+    p1 = np.asarray(p1, dtype=float)
+    d = model.hilbert.local_size
+    if p1.shape != (d,) or np.any(p1 < 0) or abs(p1.sum() - 1) > 1e-10:
+        raise NQSError(f"p1 must be {d} non-negative probabilities summing to 1, got {p1!r}.")
+    zero = np.flatnonzero(p1 <= 0)
+    if zero.size:
+        raise NQSError(
+            f"The product state has zero probability for outcome(s) {zero.tolist()}, so its "
+            "logits would be log 0 = -inf; start from a state with no zero outcome probability "
+            "(e.g. all up), or mix in a little of the maximally mixed state."
+        )
+    frozen = isinstance(params, flax.core.FrozenDict)
+    out = flax.core.unfreeze(params)
+    tree = out["params"] if "params" in out else out
+    tree["logits"] = jnp.broadcast_to(jnp.log(jnp.asarray(p1)), tree["logits"].shape).astype(
+        tree["logits"].dtype
+    )
+    return flax.core.freeze(out) if frozen else out
