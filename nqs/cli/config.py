@@ -14,6 +14,7 @@ from pathlib import Path
 from nqs.errors import ConfigError, did_you_mean
 
 _INT, _FLOAT, _BOOL, _STR = "an integer", "a number", "a boolean", "a string"
+_TABLE = "a table"
 
 
 def _key(kind, *, positive=False, choices=None):
@@ -38,8 +39,8 @@ SCHEMA = {
         "chunk_size": _key(_INT, positive=True),
     },
     "solver": {
-        "kind": _key(_STR, choices=("ground_state",)),
-        "method": _key(_STR, choices=("minsr", "sr", "adam")),
+        "kind": _key(_STR, choices=("ground_state", "evolve", "evolve_open", "steady_state")),
+        "method": _key(_STR, choices=("minsr", "sr", "adam", "trapezoid", "tdvp")),
         "n_steps": _key(_INT, positive=True),
         "learning_rate": _key(_FLOAT, positive=True),
         "diag_shift": _key(_FLOAT, positive=True),
@@ -47,6 +48,26 @@ SCHEMA = {
         "observe_every": _key(_INT, positive=True),
         "n_samples_final": _key(_INT, positive=True),
         "exact": _key(_BOOL),
+        # real-time evolution ([solver] kind = "evolve")
+        "t_final": _key(_FLOAT, positive=True),
+        "dt": _key(_FLOAT, positive=True),
+        "save_every": _key(_FLOAT, positive=True),
+        "initial_state": _key(
+            _STR, choices=("x_polarised", "all_up", "all_down", "bare_vacuum", "ground_state")
+        ),
+        "initial_system": _key(_TABLE),
+        "initial_steps": _key(_INT, positive=True),
+        "full_sum": _key(_BOOL),
+        "optimizer": _key(_STR, choices=("natural_gradient", "gauss_newton", "adam")),
+        "max_iterations": _key(_INT, positive=True),
+        "tol": _key(_FLOAT, positive=True),
+        "learning_rate_end": _key(_FLOAT, positive=True),
+        "step_size": _key(_FLOAT, positive=True),
+        "proposal": _key(_STR, choices=("connected", "state")),
+        "integrator": _key(_STR, choices=("rk4", "rk23", "rk45")),
+        "rtol": _key(_FLOAT, positive=True),
+        "atol": _key(_FLOAT),
+        "snr_atol": _key(_FLOAT, positive=True),
     },
     "output": {
         "file": _key(_STR),
@@ -54,6 +75,43 @@ SCHEMA = {
     },
 }
 SECTIONS = ("system", *SCHEMA)
+
+#: Solver keys by kind, and the methods each kind accepts. A key of the other kind is refused
+#: (it would be silently ignored).
+SOLVER_KINDS = {
+    "ground_state": {
+        "methods": ("minsr", "sr", "adam"),
+        "keys": ("kind", "method", "n_steps", "learning_rate", "diag_shift", "seed",
+                 "observe_every", "n_samples_final", "exact"),
+    },
+    "evolve": {
+        "methods": ("trapezoid", "tdvp"),
+        "keys": ("kind", "method", "t_final", "dt", "save_every", "seed", "exact",
+                 "initial_state", "initial_system", "initial_steps", "full_sum", "optimizer",
+                 "max_iterations", "tol", "learning_rate", "learning_rate_end", "step_size",
+                 "diag_shift", "proposal", "integrator", "rtol", "atol", "snr_atol"),
+    },
+}
+#: Solver kinds of open-system jobs, validated by :func:`nqs.cli.open_jobs.validate_open_config`.
+OPEN_KINDS = ("evolve_open", "steady_state")
+#: Defaults of a ``kind = "evolve"`` job (the rest are the solver's own defaults).
+EVOLVE_DEFAULTS = {
+    "kind": "evolve",
+    "method": "trapezoid",
+    "t_final": 1.0,
+    "dt": 0.02,
+    "save_every": 0.1,
+    "initial_state": "x_polarised",
+    "seed": 0,
+}
+#: Keys that only apply to one evolution method, or to one inner solver of the trapezoid.
+_METHOD_KEYS = {
+    "trapezoid": ("optimizer", "max_iterations", "tol", "learning_rate", "learning_rate_end",
+                  "step_size", "proposal", "full_sum"),
+    "tdvp": ("integrator", "rtol", "atol", "snr_atol"),
+}
+_ADAM_KEYS = ("learning_rate", "learning_rate_end")
+_NATURAL_GRADIENT_KEYS = ("step_size", "diag_shift")
 
 
 def default_config() -> dict:
@@ -78,6 +136,15 @@ def load_config(path: str | Path | None) -> dict:
             "model"
         ):
             config["system"] = {}  # another family: its own parameters only
+        kind = user.get("solver", {}).get("kind")
+        if kind in OPEN_KINDS:
+            # open systems have their own schema (nqs.cli.open_jobs); only the output defaults
+            from nqs.cli.open_jobs import validate_open_config
+
+            return validate_open_config({"output": dict(config["output"]), **user})
+        if kind is not None and kind != config["solver"].get("kind"):
+            # another solver: its own keys only, on top of its defaults
+            config["solver"] = dict(EVOLVE_DEFAULTS) if kind == "evolve" else {}
         for section, values in user.items():
             config.setdefault(section, {}).update(values)
     return validate(config)
@@ -104,7 +171,53 @@ def validate(config: dict) -> dict:
                 )
             _check_value(f"{section}.{key}", value, rules[key])
     _validate_system(config.get("system", {}))
+    _validate_solver(config.get("solver", {}), config.get("system", {}))
     return config
+
+
+def _validate_solver(solver: dict, system: dict) -> None:
+    """Keys and methods must belong to the solver kind (and the method, and inner solver)."""
+    kind = solver.get("kind", "ground_state")
+    spec = SOLVER_KINDS[kind]
+    for key in solver:
+        if key not in spec["keys"]:
+            other = next(k for k, v in SOLVER_KINDS.items() if key in v["keys"])
+            raise ConfigError(
+                f"solver.{key} applies to kind = {other!r}, not {kind!r}; remove it or set "
+                f"solver.kind = {other!r}"
+            )
+    method = solver.get("method")
+    if method is not None and method not in spec["methods"]:
+        options = ", ".join(repr(m) for m in spec["methods"])
+        raise ConfigError(
+            f"solver.method = {method!r} is not a method of kind = {kind!r}; use one of {options}"
+        )
+    if kind != "evolve":
+        return
+    method = method or EVOLVE_DEFAULTS["method"]
+    for other, keys in _METHOD_KEYS.items():
+        for key in keys:
+            if other != method and key in solver:
+                raise ConfigError(
+                    f"solver.{key} applies to method = {other!r}, not {method!r}; remove it"
+                )
+    optimizer = solver.get("optimizer", "natural_gradient")
+    if method == "trapezoid":
+        wrong = _NATURAL_GRADIENT_KEYS if optimizer == "adam" else _ADAM_KEYS
+        for key in wrong:
+            if key in solver:
+                other = "'natural_gradient' or 'gauss_newton'" if optimizer == "adam" else "'adam'"
+                raise ConfigError(
+                    f"solver.{key} applies to optimizer = {other}, not {optimizer!r}; remove it"
+                )
+    if solver.get("initial_state") != "ground_state":
+        for key in ("initial_system", "initial_steps"):
+            if key in solver:
+                raise ConfigError(
+                    f"solver.{key} applies to initial_state = \"ground_state\"; remove it"
+                )
+    elif "initial_system" in solver:
+        _validate_system({**system, **solver["initial_system"]}, prefix="solver.initial_system")
 
 
 def _check_value(name: str, value, rule: dict) -> None:
@@ -114,6 +227,7 @@ def _check_value(name: str, value, rule: dict) -> None:
         _FLOAT: isinstance(value, int | float) and not isinstance(value, bool),
         _BOOL: isinstance(value, bool),
         _STR: isinstance(value, str),
+        _TABLE: isinstance(value, dict),
     }[kind]
     if not ok:
         raise ConfigError(f"{name} must be {kind}, got {value!r}")
@@ -126,36 +240,52 @@ def _check_value(name: str, value, rule: dict) -> None:
         )
 
 
-def _validate_system(system: dict) -> None:
+def families() -> dict:
+    """System constructors by name: ``hamiltonians.FAMILIES``, plus the quantum link model while
+    it is not registered there yet (so that ``initial_state = "bare_vacuum"`` jobs run)."""
     import hamiltonians
 
+    found = dict(hamiltonians.FAMILIES)
+    if "quantum_link_model" not in found:
+        try:
+            from hamiltonians.quantum_link import quantum_link_model
+        except ImportError:
+            return found
+        found["quantum_link_model"] = quantum_link_model
+    return found
+
+
+def _validate_system(system: dict, prefix: str = "system", known: dict | None = None) -> None:
+    known = families() if known is None else known
     family = system.get("model")
     if family is None:
-        raise ConfigError("system.model is missing; e.g. model = \"heisenberg_chain\"")
-    if family not in hamiltonians.FAMILIES:
+        raise ConfigError(f"{prefix}.model is missing; e.g. model = \"heisenberg_chain\"")
+    if family not in known:
         raise ConfigError(
-            f"system.model = {family!r} is not a known system"
-            f"{did_you_mean(family, hamiltonians.FAMILIES)}; known: "
-            + ", ".join(hamiltonians.FAMILIES)
+            f"{prefix}.model = {family!r} is not a known system"
+            f"{did_you_mean(family, known)}; known: " + ", ".join(known)
         )
-    signature = inspect.signature(hamiltonians.FAMILIES[family])
+    signature = inspect.signature(known[family])
     for key, value in system.items():
         if key == "model":
             continue
         if key not in signature.parameters:
             raise ConfigError(
-                f"unknown key system.{key} for {family}{did_you_mean(key, signature.parameters)}; "
+                f"unknown key {prefix}.{key} for {family}"
+                f"{did_you_mean(key, signature.parameters)}; "
                 f"valid keys: {', '.join(signature.parameters)}"
             )
         default = signature.parameters[key].default
         if isinstance(default, bool) and not isinstance(value, bool):
-            raise ConfigError(f"system.{key} must be a boolean, got {value!r}")
+            raise ConfigError(f"{prefix}.{key} must be a boolean, got {value!r}")
+        if isinstance(value, list) and (default is None or isinstance(default, tuple | list)):
+            continue  # a sequence parameter (charges, winding, ...)
         if isinstance(value, str | list | dict) and not isinstance(default, str):
-            raise ConfigError(f"system.{key} must be a number, got {value!r}")
+            raise ConfigError(f"{prefix}.{key} must be a number, got {value!r}")
     missing = [
         name
         for name, p in signature.parameters.items()
         if p.default is inspect.Parameter.empty and name not in system
     ]
     if missing:
-        raise ConfigError(f"system.{missing[0]} is required for {family}")
+        raise ConfigError(f"{prefix}.{missing[0]} is required for {family}")

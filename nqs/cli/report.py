@@ -81,7 +81,9 @@ def plot(path, output=None) -> Path:
 
     run = _read(path)
     energy = run["series"].get("energy")
-    if energy is None or not len(energy["step"]):
+    if energy is None:
+        return _plot_observables(run, path, output, plt)
+    if not len(energy["step"]):
         raise NQSError(f"{path} has no energy series to plot")
     exact = run.get("exact", {}).get("energy")
     step, mean, err = energy["step"], np.real(energy["mean"]), energy["error"]
@@ -101,6 +103,43 @@ def plot(path, output=None) -> Path:
     axes[-1, 0].set_xlabel("step")
     system = run.get("metadata", {}).get("config", {}).get("system", {})
     fig.suptitle(system.get("name", Path(path).stem))
+    fig.tight_layout()
+    output = Path(output) if output else Path(path).with_suffix(".png")
+    fig.savefig(output, dpi=120)
+    plt.close(fig)
+    return output
+
+
+#: Series shown for runs without an energy (open systems), in this order.
+_OPEN_SERIES = ("loss", "sigma_x", "sigma_y", "sigma_z")
+
+
+def _plot_observables(run, path, output, plt) -> Path:
+    """Open-system runs: loss and one-site Pauli expectations against step or time, with the
+    exact values (constant lines for a steady state, curves for an evolution)."""
+    names = [n for n in _OPEN_SERIES if n in run["series"] and len(run["series"][n]["step"])]
+    if not names:
+        raise NQSError(f"{path} has no energy or observable series to plot")
+    exact = run.get("exact", {})
+    fig, axes = plt.subplots(len(names), 1, figsize=(6, 2.2 * len(names)), sharex=True,
+                             squeeze=False)
+    for ax, name in zip(axes[:, 0], names, strict=True):
+        series = run["series"][name]
+        x = series["time"] if "time" in series else series["step"]
+        mean, err = np.real(series["mean"]), series["error"]
+        ax.plot(x, mean, lw=1, label="variational")
+        ax.fill_between(x, mean - err, mean + err, alpha=0.3, lw=0)
+        reference = exact.get(name)
+        if reference is not None and np.ndim(reference) == 0:
+            ax.axhline(float(reference), color="k", ls="--", lw=1, label="exact")
+        elif reference is not None and "time" in exact:
+            ax.plot(exact["time"], reference, "k--", lw=1, label="exact")
+        if name == "loss":
+            ax.set_yscale("log")
+        ax.set_ylabel(name)
+    axes[0, 0].legend()
+    axes[-1, 0].set_xlabel("time" if "time" in run["series"][names[0]] else "step")
+    fig.suptitle(run.get("attrs", {}).get("kind", Path(path).stem))
     fig.tight_layout()
     output = Path(output) if output else Path(path).with_suffix(".png")
     fig.savefig(output, dpi=120)
