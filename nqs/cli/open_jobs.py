@@ -35,8 +35,8 @@ import copy
 
 import jax.numpy as jnp
 
-import hamiltonians.open_systems as hos
 import nqs.povm_model as pm
+from hamiltonians import OPEN_FAMILIES
 from nqs.errors import ConfigError, did_you_mean
 from nqs.string_states import StringMixture, chain_orderings, square_snake_orderings
 
@@ -47,11 +47,6 @@ def _key(kind, *, positive=False, choices=None, sequence=False):
     return {"kind": kind, "positive": positive, "choices": choices, "sequence": sequence}
 
 
-#: The open-system families a ``[system]`` section may name (``model = ...``).
-OPEN_FAMILIES = {
-    "dissipative_ising_chain": hos.dissipative_ising_chain,
-    "dissipative_xyz": hos.dissipative_xyz,
-}
 
 _TRAPEZOID = ("learning_rates", "iterations", "tol", "b1", "b2", "eps")
 _TDVP = ("adaptive", "tol", "max_dt", "min_dt", "snr_tol", "pinv_tol", "pinv_cutoff", "diag_shift")
