@@ -17,7 +17,8 @@ import time
 CASES = {
     "ARTransformer (d=32, 2 layers), chunk 64": dict(model="transformer", chunk=64),
     "ARTransformer (d=32, 2 layers), no chunk": dict(model="transformer", chunk=None),
-    "NetKet ARNNDense (2 layers, 2 features)": dict(model="dense", chunk=None),
+    "NetKet ARNNDense (2 layers, 2 features)": dict(model="dense", features=2, chunk=None),
+    "NetKet ARNNDense (2 layers, 8 features)": dict(model="dense", features=8, chunk=None),
 }
 
 WORKER = r"""
@@ -36,7 +37,7 @@ if case["model"] == "transformer":
 else:
     hilbert = nk.hilbert.Spin(0.5, n)
     hamiltonian = 0.25 * nk.operator.Heisenberg(hilbert, nk.graph.Chain(n), sign_rule=False)
-    model = nk.models.ARNNDense(hilbert=hilbert, layers=2, features=2)
+    model = nk.models.ARNNDense(hilbert=hilbert, layers=2, features=case["features"])
     sampler = nk.sampler.ARDirectSampler(hilbert)
 vs = nk.vqs.MCState(sampler, model, n_samples=1024, seed=0, chunk_size=case["chunk"])
 driver = nk.driver.VMC_SR(hamiltonian, optax.sgd(0.01), diag_shift=1e-4, variational_state=vs,
@@ -53,6 +54,7 @@ print(json.dumps(dict(first=first, step=min(times), rss=peak_rss_mb(), n_params=
 
 def main():
     sys.path.insert(0, "benchmarks")
+    import netket  # noqa: F401  (JAX's x64 setting as in the workers, for the header line)
     from _common import machine
 
     print(f"# one VMC_SR (MinSR) step, 32-site Heisenberg chain, 1024 samples; {machine()}")
@@ -73,12 +75,14 @@ def main():
             f"[{time.perf_counter() - t0:.0f} s]"
         )
     ours = results.get("ARTransformer (d=32, 2 layers), chunk 64")
-    peer = results.get("NetKet ARNNDense (2 layers, 2 features)")
-    if ours and peer:
-        print(
-            f"transformer / ARNNDense: step time {ours['step'] / peer['step']:.1f}x, "
-            f"peak memory {ours['rss'] / peer['rss']:.2f}x"
-        )
+    for features in (2, 8):
+        peer = results.get(f"NetKet ARNNDense (2 layers, {features} features)")
+        if ours and peer:
+            print(
+                f"transformer (chunk 64) / ARNNDense ({features} features, {peer['n_params']} "
+                f"params): step time {ours['step'] / peer['step']:.1f}x, "
+                f"peak memory {ours['rss'] / peer['rss']:.2f}x"
+            )
 
 
 if __name__ == "__main__":
