@@ -241,18 +241,11 @@ def _check_value(name: str, value, rule: dict) -> None:
 
 
 def families() -> dict:
-    """System constructors by name: ``hamiltonians.FAMILIES``, plus the quantum link model while
-    it is not registered there yet (so that ``initial_state = "bare_vacuum"`` jobs run)."""
+    """System constructors by name (``hamiltonians.FAMILIES``; imported lazily so that
+    ``nqs --help`` stays instant)."""
     import hamiltonians
 
-    found = dict(hamiltonians.FAMILIES)
-    if "quantum_link_model" not in found:
-        try:
-            from hamiltonians.quantum_link import quantum_link_model
-        except ImportError:
-            return found
-        found["quantum_link_model"] = quantum_link_model
-    return found
+    return hamiltonians.FAMILIES
 
 
 def _validate_system(system: dict, prefix: str = "system", known: dict | None = None) -> None:
