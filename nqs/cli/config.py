@@ -17,8 +17,9 @@ _INT, _FLOAT, _BOOL, _STR = "an integer", "a number", "a boolean", "a string"
 _TABLE = "a table"
 
 
-def _key(kind, *, positive=False, choices=None):
-    return {"kind": kind, "positive": positive, "choices": choices}
+def _key(kind, *, positive=False, choices=None, sequence=False):
+    """A schema rule; ``sequence``: a list of such values is accepted too."""
+    return {"kind": kind, "positive": positive, "choices": choices, "sequence": sequence}
 
 
 #: Fixed sections: key -> rule. The ``system`` section is checked against the constructor of the
@@ -222,22 +223,24 @@ def _validate_solver(solver: dict, system: dict) -> None:
 
 def _check_value(name: str, value, rule: dict) -> None:
     kind = rule["kind"]
-    ok = {
-        _INT: isinstance(value, int) and not isinstance(value, bool),
-        _FLOAT: isinstance(value, int | float) and not isinstance(value, bool),
-        _BOOL: isinstance(value, bool),
-        _STR: isinstance(value, str),
-        _TABLE: isinstance(value, dict),
-    }[kind]
-    if not ok:
-        raise ConfigError(f"{name} must be {kind}, got {value!r}")
-    if rule["positive"] and not value > 0:
-        raise ConfigError(f"{name} must be positive, got {value!r}")
-    if rule["choices"] and value not in rule["choices"]:
-        options = ", ".join(repr(c) for c in rule["choices"])
-        raise ConfigError(
-            f"{name} = {value!r} is not one of {options}{did_you_mean(value, rule['choices'])}"
-        )
+    values = value if rule.get("sequence") and isinstance(value, list) else [value]
+    for v in values:
+        ok = {
+            _INT: isinstance(v, int) and not isinstance(v, bool),
+            _FLOAT: isinstance(v, int | float) and not isinstance(v, bool),
+            _BOOL: isinstance(v, bool),
+            _STR: isinstance(v, str),
+            _TABLE: isinstance(v, dict),
+        }[kind]
+        if not ok:
+            raise ConfigError(f"{name} must be {kind}, got {value!r}")
+        if rule["positive"] and not v > 0:
+            raise ConfigError(f"{name} must be positive, got {value!r}")
+        if rule["choices"] and v not in rule["choices"]:
+            options = ", ".join(repr(c) for c in rule["choices"])
+            raise ConfigError(
+                f"{name} = {v!r} is not one of {options}{did_you_mean(v, rule['choices'])}"
+            )
 
 
 def families() -> dict:

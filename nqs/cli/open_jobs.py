@@ -37,22 +37,15 @@ import jax.numpy as jnp
 
 import nqs.povm_model as pm
 from hamiltonians import OPEN_FAMILIES
+from nqs.cli.config import _BOOL, _FLOAT, _INT, _STR, _check_value, _key, _validate_system
 from nqs.errors import ConfigError, did_you_mean
 from nqs.string_states import StringMixture, chain_orderings, square_snake_orderings
-
-_INT, _FLOAT, _BOOL, _STR = "an integer", "a number", "a boolean", "a string"
-
-
-def _key(kind, *, positive=False, choices=None, sequence=False):
-    return {"kind": kind, "positive": positive, "choices": choices, "sequence": sequence}
-
-
 
 _TRAPEZOID = ("learning_rates", "iterations", "tol", "b1", "b2", "eps")
 _TDVP = ("adaptive", "tol", "max_dt", "min_dt", "snr_tol", "pinv_tol", "pinv_cutoff", "diag_shift")
 
-#: Proposed schema fragment, in the rule format of ``nqs.cli.config.SCHEMA`` (plus ``sequence``
-#: for lists of numbers). Keys are checked per ``solver.kind`` by :func:`validate_open_config`.
+#: Schema of open-system jobs, in the rule format of ``nqs.cli.config.SCHEMA``. Keys are checked
+#: per ``solver.kind`` by :func:`validate_open_config`.
 OPEN_SCHEMA = {
     "model": {
         "type": _key(_STR, choices=("probability_transformer",)),
@@ -132,8 +125,6 @@ def validate_open_config(config: dict) -> dict:
             f"system.model = {family!r} is not an open system"
             f"{did_you_mean(str(family), OPEN_FAMILIES)}; known: {', '.join(OPEN_FAMILIES)}"
         )
-    from nqs.cli.config import _validate_system
-
     _validate_system(config["system"], known=OPEN_FAMILIES)
     kind = config.get("solver", {}).get("kind")
     if kind not in _KIND_KEYS:
@@ -158,24 +149,6 @@ def validate_open_config(config: dict) -> dict:
                 "would ignore them"
             )
     return config
-
-
-def _check_value(name: str, value, rule: dict) -> None:
-    values = value if rule["sequence"] and isinstance(value, list) else [value]
-    for v in values:
-        ok = {
-            _INT: isinstance(v, int) and not isinstance(v, bool),
-            _FLOAT: isinstance(v, int | float) and not isinstance(v, bool),
-            _BOOL: isinstance(v, bool),
-            _STR: isinstance(v, str),
-        }[rule["kind"]]
-        if not ok:
-            raise ConfigError(f"{name} must be {rule['kind']}, got {value!r}")
-        if rule["positive"] and not v > 0:
-            raise ConfigError(f"{name} must be positive, got {value!r}")
-        if rule["choices"] and v not in rule["choices"]:
-            options = ", ".join(repr(c) for c in rule["choices"])
-            raise ConfigError(f"{name} = {v!r} is not one of {options}")
 
 
 def build_open_model(config: dict, system):
