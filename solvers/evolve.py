@@ -29,19 +29,18 @@ from __future__ import annotations
 import dataclasses
 import time
 
-import jax
 import numpy as np
 
 from hamiltonians import System
 from nqs.errors import (
     NonFiniteError,
     NQSError,
-    SampleCountError,
     check_choice,
     positive_float,
     positive_int,
 )
 from nqs.io import RunFile
+from solvers._checks import check_output_flags, sample_count
 from solvers._evolve_checks import (
     check_same_config,
     grid_time,
@@ -148,13 +147,7 @@ def evolve(
     steps_per_save, n_saves = time_grid(t_final, dt, save_every, adaptive)
     checkpoint_every = positive_int("checkpoint_every", checkpoint_every)
     model, variables, default_samples = unpack_state(system, state, initial_state)
-    n_samples = positive_int("n_samples", n_samples or default_samples or 1024)
-    if n_samples % jax.device_count():
-        n_dev = jax.device_count()
-        raise SampleCountError(
-            f"n_samples={n_samples} is not divisible by the {n_dev} devices; use a multiple "
-            f"of {n_dev}, e.g. {n_samples + (-n_samples) % n_dev}."
-        )
+    n_samples = sample_count("n_samples", n_samples or default_samples or 1024)
     if full_sum and method == "tdvp":
         raise NQSError("full_sum=True is available for method='trapezoid' only.")
     if full_sum and system.hilbert.n_states > FULL_SUM_MAX_STATES:
@@ -162,10 +155,7 @@ def evolve(
             f"full_sum=True enumerates the sector, which has {system.hilbert.n_states} states "
             f"(limit {FULL_SUM_MAX_STATES}); use sampling (full_sum=False)."
         )
-    if resume and overwrite:
-        raise NQSError("resume=True and overwrite=True contradict each other; choose one.")
-    if (resume or overwrite) and out is None:
-        raise NQSError("resume/overwrite need an output file: pass out='run.h5'.")
+    check_output_flags(out, resume, overwrite)
     if exact is True and system.hilbert.n_states > 2**22:
         raise NQSError(f"exact=True: the sector ({system.hilbert.n_states} states) is too large.")
     observables = resolve_observables(system, observables)

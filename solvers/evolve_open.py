@@ -37,12 +37,12 @@ from nqs.errors import (
     positive_int,
 )
 from nqs.io import RunFile, flat_to_state, read_series, state_to_flat
+from solvers._checks import check_output_flags
 from solvers._recorder import progress_enabled
 from solvers.open_results import OpenEvolutionResult
 from solvers.povm_ensemble import EXACT, Ensemble, check_sample_count
 from solvers.povm_setup import (
     Stats,
-    check_output,
     check_probability_model,
     check_same_config,
     check_system,
@@ -151,7 +151,7 @@ def evolve_open(
         "n_samples_obs", n_samples if n_samples_obs is None else n_samples_obs
     )
     checkpoint_every = positive_int("checkpoint_every", checkpoint_every)
-    check_output(out, resume, overwrite)
+    check_output_flags(out, resume, overwrite)
     check_probability_model(model, system)
     observables = resolve_observables(system, observables)
     with_exact = want_exact(exact, system)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import time
 
-import jax
 import netket as nk
 import numpy as np
 import optax
@@ -26,13 +25,12 @@ from hamiltonians import System
 from nqs.constraints import check_model_matches_hilbert
 from nqs.errors import (
     CheckpointError,
-    NQSError,
-    SampleCountError,
     check_choice,
     positive_float,
     positive_int,
 )
 from nqs.io import RunFile, flat_to_state
+from solvers._checks import check_output_flags, sample_count
 from solvers._recorder import RunRecorder
 from solvers.result import GroundStateResult
 
@@ -135,17 +133,9 @@ def ground_state(
         learning_rate = _DEFAULT_LR[method]
     elif not callable(learning_rate):
         learning_rate = positive_float("learning_rate", learning_rate)
-    n_dev = jax.device_count()
-    for name, value in (("n_samples", n_samples), ("n_samples_final", n_samples_final)):
-        if value % n_dev:
-            raise SampleCountError(
-                f"{name}={value} is not divisible by the {n_dev} devices; use a multiple of "
-                f"{n_dev}, e.g. {value + (-value) % n_dev}."
-            )
-    if resume and overwrite:
-        raise NQSError("resume=True and overwrite=True contradict each other; choose one.")
-    if (resume or overwrite) and out is None:
-        raise NQSError("resume/overwrite need an output file: pass out='run.h5'.")
+    sample_count("n_samples", n_samples)
+    sample_count("n_samples_final", n_samples_final)
+    check_output_flags(out, resume, overwrite)
     if isinstance(model, nk.vqs.MCState):
         variables, model = model.variables, model.model
     else:

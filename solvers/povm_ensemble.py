@@ -35,10 +35,11 @@ import jax.numpy as jnp
 import numpy as np
 
 import samplers
-from nqs.errors import NQSError, SampleCountError, positive_int
+from nqs.errors import NQSError
 from nqs.string_states import StringMixture
 from samplers.direct import ARDirectSamplerState
 from samplers.strings import StringSampler
+from solvers._checks import sample_count
 
 #: Largest system whose strings are enumerated for ``n_samples="exact"`` (4^N strings).
 MAX_EXACT_SITES = 6
@@ -51,14 +52,7 @@ def check_sample_count(name: str, value) -> int | str:
         if value != EXACT:
             raise NQSError(f"{name} must be a positive integer or 'exact', got {value!r}.")
         return value
-    value = positive_int(name, value)
-    n_dev = jax.device_count()
-    if value % n_dev:
-        raise SampleCountError(
-            f"{name}={value} is not divisible by the {n_dev} devices; use a multiple of "
-            f"{n_dev}, e.g. {value + (-value) % n_dev}."
-        )
-    return value
+    return sample_count(name, value)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -175,13 +175,6 @@ def n_parameters(variables) -> int:
     return int(sum(np.size(x) for x in jax.tree.leaves(variables["params"])))
 
 
-def check_output(out, resume, overwrite) -> None:
-    if resume and overwrite:
-        raise NQSError("resume=True and overwrite=True contradict each other; choose one.")
-    if (resume or overwrite) and out is None:
-        raise NQSError("resume/overwrite need an output file: pass out='run.h5'.")
-
-
 def want_exact(exact, system) -> bool:
     if exact == "auto":
         return system.n_sites <= MAX_EXACT_SITES

@@ -32,13 +32,13 @@ import optax
 
 from nqs.errors import CheckpointError, NQSError, positive_float, positive_int
 from nqs.io import RunFile, flat_to_state, state_to_flat
+from solvers._checks import check_output_flags
 from solvers._recorder import progress_enabled
 from solvers.open_results import SteadyStateResult
 from solvers.povm_ensemble import Ensemble, check_sample_count
 from solvers.povm_losses import lindblad_l1
 from solvers.povm_setup import (
     Stats,
-    check_output,
     check_probability_model,
     check_same_config,
     check_system,
@@ -144,7 +144,7 @@ def steady_state(
     if isinstance(eval_from, bool) or not isinstance(eval_from, int) or eval_from < 0:
         raise NQSError(f"eval_from must be a non-negative integer, got {eval_from!r}.")
     checkpoint_every = positive_int("checkpoint_every", checkpoint_every)
-    check_output(out, resume, overwrite)
+    check_output_flags(out, resume, overwrite)
     check_probability_model(model, system)
     observables = resolve_observables(system, observables)
     with_exact = want_exact(exact, system)
