@@ -1,0 +1,179 @@
+"""Why the TFIM quench is hard for the trapezoid scheme: exact-sum diagnosis (issue 4).
+
+Same quench as `dynamics_tfim.py` (N = 10, |+...+> -> h = 1, PBC), with every Monte Carlo
+estimate replaced by an exact sum over the 1024 configurations, so that what remains is the
+variational error alone. Three parts:
+
+* ``nodes``: of the exact state psi(x, t) = <x|exp(-iHt)|+...+>, the smallest |psi(x)|^2 2^N
+  (1 for the initial state) and where it sits. Around t = 0.40 the two Neel amplitudes pass within
+  |psi|^2 2^N ~ 2e-7 of a node, and the conditional of the last site given a Neel prefix drops to
+  ~1e-4.
+* ``steps``: Crank-Nicolson steps with exact sums (`full_sum`). For every step, the infidelity
+  of the fitted state with the *exact* Crank-Nicolson step of the previous fitted state (what
+  the inner solver had to reach), the accumulated infidelity with exp(-iHt)|+...+> and the
+  deviation of <sigma^x>.
+* ``capacity``: a Levenberg-Marquardt fit of the model to the exact psi(t) from a random
+  initialisation (sample-space normal equations, exact sums): what the architecture can
+  represent, separately from the time stepping.
+
+    python benchmarks/tfim_quench_diagnosis.py [--part nodes|steps|capacity|all]
+        [--n-layers 1] [--d-model 16] [--attention standard|factored] [--max-iterations 10]
+        [--optimizer natural_gradient|gauss_newton] [--dt 0.025]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from _common import machine
+from jax.flatten_util import ravel_pytree
+
+import hamiltonians
+import nqs
+from hamiltonians.exact_dynamics import state_vector
+from nqs.initial_states import x_polarised
+from solvers.evolve_options import TrapezoidOptions
+from solvers.trapezoid import CrankNicolsonStepper
+
+
+def exact_states(system, times):
+    """exp(-i(H - E0)t)|+...+> (E0 = <H> = -N removes the trivial global phase)."""
+    h = system.hamiltonian.to_dense()
+    w, v = np.linalg.eigh(h)
+    n_states = h.shape[0]
+    psi0 = np.full(n_states, n_states**-0.5)
+    e0 = float(psi0 @ h @ psi0)
+    c = v.conj().T @ psi0
+    return [v @ (np.exp(-1j * (w - e0) * t) * c) for t in times], e0
+
+
+def part_nodes(system, args):
+    times = np.round(np.arange(0.05, args.t_final + 1e-9, 0.05), 10)
+    states = np.asarray(system.hilbert.all_states()).astype(int)
+    n = system.hilbert.size
+    print("\n## nodes of the exact state: t, min |psi|^2 2^N, where, min conditional p(x_i|x_<i)")
+    for t, psi in zip(times, exact_states(system, times)[0], strict=True):
+        p = np.abs(psi) ** 2
+        prob = p.reshape((2,) * n)
+        smallest = 1.0
+        for i in range(n):
+            marginal = prob.sum(axis=tuple(range(i + 1, n))) if i < n - 1 else prob
+            smallest = min(smallest, float((marginal / marginal.sum(axis=i, keepdims=True)).min()))
+        k = int(np.argmin(p))
+        print(f"{t:5.2f}  {p[k] * p.size:9.2e}  {states[k]}  {smallest:9.2e}")
+
+
+def make_model(system, args):
+    return nqs.ARTransformer(hilbert=system.hilbert, n_layers=args.n_layers,
+                             d_model=args.d_model, n_heads=2, attention=args.attention)
+
+
+def part_steps(system, args):
+    model = make_model(system, args)
+    all_states = system.hilbert.all_states()
+    params = x_polarised(model, model.init(jax.random.PRNGKey(args.seed), all_states))["params"]
+    n_steps = round(args.t_final / args.dt)
+    times = [k * args.dt for k in range(n_steps + 1)]
+    exact, e0 = exact_states(system, times)
+    h = system.hamiltonian.to_dense() - e0 * np.eye(len(exact[0]))
+    eye = np.eye(h.shape[0])
+    cayley = np.linalg.solve(eye + 0.5j * args.dt * h, eye - 0.5j * args.dt * h)
+    sx = system.observables["magnetization_x"].to_dense()
+    options = TrapezoidOptions(optimizer=args.optimizer, max_iterations=args.max_iterations)
+    stepper = CrankNicolsonStepper(model, system.hamiltonian, None, 0, options,
+                                   full_sum_states=all_states)
+    key, psi = jax.random.PRNGKey(args.seed + 1), exact[0]
+    print(f"\n## exact-sum Crank-Nicolson steps: {args.n_layers} layer(s), d_model {args.d_model}, "
+          f"{args.attention} attention, "
+          f"{args.optimizer} x {args.max_iterations}, dt {args.dt}")
+    print("    t   step infidelity  accumulated infidelity   <sx>       exact     |dev|")
+    worst, t0 = 0.0, time.perf_counter()
+    for k in range(1, n_steps + 1):
+        params, key, _ = stepper.step(params, key, args.dt, e0)
+        new = np.asarray(state_vector(model, {"params": params}, system.hilbert))
+        step_infidelity = 1 - abs(np.vdot(new, cayley @ psi)) ** 2
+        total = 1 - abs(np.vdot(new, exact[k])) ** 2
+        value, reference = np.vdot(new, sx @ new).real, np.vdot(exact[k], sx @ exact[k]).real
+        worst = max(worst, abs(value - reference))
+        psi = new
+        if k % args.print_every == 0:
+            print(f"{times[k]:6.3f}  {step_infidelity:12.2e}  {total:18.2e}  {value:+.5f}  "
+                  f"{reference:+.5f}  {abs(value - reference):.4f}", flush=True)
+    print(f"max |<sx> - exact| = {worst:.4f}; {time.perf_counter() - t0:.0f} s")
+
+
+def part_capacity(system, args):
+    model = make_model(system, args)
+    all_states = system.hilbert.all_states()
+    params = model.init(jax.random.PRNGKey(args.seed), all_states)["params"]
+    flat, unravel = ravel_pytree(params)
+    (target,), _ = exact_states(system, [args.t_final])
+    log_target, weight = jnp.log(jnp.asarray(target)), jnp.abs(jnp.asarray(target))
+
+    def log_psi(f, x):
+        return model.apply({"params": unravel(f)}, x)
+
+    def residual(f):
+        d = log_psi(f, all_states) - log_target
+        d = weight * (d.real + 1j * (jnp.mod(d.imag + jnp.pi, 2 * jnp.pi) - jnp.pi))
+        return jnp.concatenate([d.real, d.imag])
+
+    @jax.jit
+    def iterate(f, lam):
+        r = residual(f)
+
+        def stacked(f, x):
+            lp = log_psi(f, x[None])[0]
+            return jnp.stack([lp.real, lp.imag])
+
+        jac = jax.vmap(jax.jacrev(stacked), in_axes=(None, 0))(f, all_states)
+        jac = jnp.concatenate([weight[:, None] * jac[:, 0], weight[:, None] * jac[:, 1]])
+        kernel = jac @ jac.T
+        kernel = kernel + lam * jnp.trace(kernel) / len(r) * jnp.eye(len(r))
+        trial = f - jac.T @ jnp.linalg.solve(kernel, r)
+        return trial, jnp.sum(r**2), jnp.sum(residual(trial) ** 2)
+
+    lam, t0 = 1e-3, time.perf_counter()
+    print(f"\n## capacity: Levenberg-Marquardt fit to exact psi(t={args.t_final}), "
+          f"{ravel_pytree(params)[0].size} parameters")
+    for it in range(args.fit_iterations):
+        trial, fit, trial_fit = iterate(flat, lam)
+        if trial_fit < fit:
+            flat, lam = trial, max(lam / 3, 1e-8)
+        else:
+            lam *= 10
+        if (it + 1) % 50 == 0 or it + 1 == args.fit_iterations:
+            psi = np.exp(np.asarray(log_psi(flat, all_states)))
+            print(f"iteration {it + 1:4d}: infidelity {1 - abs(np.vdot(psi, target)) ** 2:.3e} "
+                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", default="all", choices=("all", "nodes", "steps", "capacity"))
+    parser.add_argument("--n", type=int, default=10)
+    parser.add_argument("--t-final", type=float, default=1.0)
+    parser.add_argument("--dt", type=float, default=0.025)
+    parser.add_argument("--n-layers", type=int, default=1)
+    parser.add_argument("--d-model", type=int, default=16)
+    parser.add_argument("--attention", default="standard", choices=("standard", "factored"))
+    parser.add_argument("--optimizer", default="natural_gradient",
+                        choices=("natural_gradient", "gauss_newton"))
+    parser.add_argument("--max-iterations", type=int, default=10)
+    parser.add_argument("--fit-iterations", type=int, default=150)
+    parser.add_argument("--print-every", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    system = hamiltonians.tfim_chain(args.n, h=1.0)
+    print(f"# {system}; {machine()}\n# {vars(args)}")
+    for part, run in (("nodes", part_nodes), ("steps", part_steps), ("capacity", part_capacity)):
+        if args.part in ("all", part):
+            run(system, args)
+
+
+if __name__ == "__main__":
+    main()
