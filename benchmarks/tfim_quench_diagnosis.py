@@ -41,7 +41,8 @@ from solvers.trapezoid import CrankNicolsonStepper
 
 
 def exact_states(system, times):
-    """exp(-i(H - E0)t)|+...+> (E0 = <H> = -N removes the trivial global phase)."""
+    """exp(-i(H - E0)t)|+...+> and E0 = <+...+|H|+...+> (-N here): the shift removes the
+    trivial global phase exp(-i E0 t)."""
     h = system.hamiltonian.to_dense()
     w, v = np.linalg.eigh(h)
     n_states = h.shape[0]
@@ -79,8 +80,8 @@ def part_steps(system, args):
     n_steps = round(args.t_final / args.dt)
     times = [k * args.dt for k in range(n_steps + 1)]
     exact, e0 = exact_states(system, times)
-    h = system.hamiltonian.to_dense() - e0 * np.eye(len(exact[0]))
-    eye = np.eye(h.shape[0])
+    eye = np.eye(len(exact[0]))
+    h = system.hamiltonian.to_dense() - e0 * eye
     cayley = np.linalg.solve(eye + 0.5j * args.dt * h, eye - 0.5j * args.dt * h)
     sx = system.observables["magnetization_x"].to_dense()
     options = TrapezoidOptions(optimizer=args.optimizer, max_iterations=args.max_iterations)
