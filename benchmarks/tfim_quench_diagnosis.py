@@ -15,10 +15,14 @@ variational error alone. Three parts:
 * ``capacity``: a Levenberg-Marquardt fit of the model to the exact psi(t) from a random
   initialisation (sample-space normal equations, exact sums): what the architecture can
   represent, separately from the time stepping.
+* ``tangent``: at the fitted state of time ``--t-tangent`` (0.45, just past the near-node), the
+  singular values of the Jacobian d psi / d theta, how much of the exact Crank-Nicolson step
+  the linearised (pseudo-inverse) step reaches at each cut-off and what that step really gives,
+  and the error of one fitted step for dt/4 ... 2 dt.
 
-    python benchmarks/tfim_quench_diagnosis.py [--part nodes|steps|capacity|all]
+    python benchmarks/tfim_quench_diagnosis.py [--part nodes|steps|capacity|tangent|all]
         [--n-layers 1] [--d-model 16] [--attention standard|factored] [--max-iterations 10]
-        [--optimizer natural_gradient|gauss_newton] [--dt 0.025]
+        [--optimizer natural_gradient|gauss_newton] [--dt 0.025] [--t-tangent 0.45]
 """
 
 from __future__ import annotations
@@ -75,37 +79,98 @@ def make_model(system, args):
                              d_model=args.d_model, n_heads=2, attention=args.attention)
 
 
-def part_steps(system, args):
+def march(system, args, n_steps, dt):
+    """Exact-sum Crank-Nicolson steps from |+...+>; yields, after each step, ``(t, model,
+    params, psi, step infidelity, accumulated infidelity, <sx>, exact <sx>)``."""
     model = make_model(system, args)
     all_states = system.hilbert.all_states()
     params = x_polarised(model, model.init(jax.random.PRNGKey(args.seed), all_states))["params"]
-    n_steps = round(args.t_final / args.dt)
-    times = [k * args.dt for k in range(n_steps + 1)]
+    times = [k * dt for k in range(n_steps + 1)]
     exact, e0 = exact_states(system, times)
     sx = system.observables["magnetization_x"].to_dense()
     options = TrapezoidOptions(optimizer=args.optimizer, max_iterations=args.max_iterations)
     stepper = CrankNicolsonStepper(model, system.hamiltonian, None, 0, options,
                                    full_sum_states=all_states)
     key, psi = jax.random.PRNGKey(args.seed + 1), exact[0]
+    for k in range(1, n_steps + 1):
+        params, key, _ = stepper.step(params, key, dt, e0)
+        new = np.asarray(state_vector(model, {"params": params}, system.hilbert))
+        step_infidelity = 1 - abs(np.vdot(new, cn_step(system, psi, dt, e0))) ** 2
+        total = 1 - abs(np.vdot(new, exact[k])) ** 2
+        value, reference = np.vdot(new, sx @ new).real, np.vdot(exact[k], sx @ exact[k]).real
+        psi = new
+        yield times[k], model, params, psi, step_infidelity, total, value, reference
+
+
+def cn_step(system, psi, dt, e0):
+    """The exact Crank-Nicolson step of ``psi`` (what a fit has to reach)."""
+    return crank_nicolson_evolution(system, psi, dt, 1, {}, energy_shift=e0,
+                                    keep_states=True)["states"][-1]
+
+
+def part_steps(system, args):
     print(f"\n## exact-sum Crank-Nicolson steps: {args.n_layers} layer(s), d_model {args.d_model}, "
           f"{args.attention} attention, "
           f"{args.optimizer} x {args.max_iterations}, dt {args.dt}")
     print("    t   step infidelity  accumulated infidelity   <sx>       exact     |dev|")
     worst, t0 = 0.0, time.perf_counter()
-    for k in range(1, n_steps + 1):
-        params, key, _ = stepper.step(params, key, args.dt, e0)
-        new = np.asarray(state_vector(model, {"params": params}, system.hilbert))
-        cn_step = crank_nicolson_evolution(system, psi, args.dt, 1, {}, energy_shift=e0,
-                                           keep_states=True)["states"][-1]
-        step_infidelity = 1 - abs(np.vdot(new, cn_step)) ** 2
-        total = 1 - abs(np.vdot(new, exact[k])) ** 2
-        value, reference = np.vdot(new, sx @ new).real, np.vdot(exact[k], sx @ exact[k]).real
+    n_steps = round(args.t_final / args.dt)
+    for k, (t, _, _, _, step_inf, total, value, reference) in enumerate(
+        march(system, args, n_steps, args.dt), 1
+    ):
         worst = max(worst, abs(value - reference))
-        psi = new
         if k % args.print_every == 0:
-            print(f"{times[k]:6.3f}  {step_infidelity:12.2e}  {total:18.2e}  {value:+.5f}  "
+            print(f"{t:6.3f}  {step_inf:12.2e}  {total:18.2e}  {value:+.5f}  "
                   f"{reference:+.5f}  {abs(value - reference):.4f}", flush=True)
     print(f"max |<sx> - exact| = {worst:.4f}; {time.perf_counter() - t0:.0f} s")
+
+
+def part_tangent(system, args):
+    """At the fitted state of time ``--t-tangent``: how far the linearised step reaches, and
+    how the error of one fitted step scales with dt."""
+    n_steps = round(args.t_tangent / args.dt)
+    *_, (t, model, params, psi, *_) = march(system, args, n_steps, args.dt)
+    _, e0 = exact_states(system, [0.0])
+    flat, unravel = ravel_pytree(params)
+    all_states = system.hilbert.all_states()
+
+    def amplitude(f, x):
+        a = jnp.exp(model.apply({"params": unravel(f)}, x[None])[0])
+        return jnp.stack([a.real, a.imag])
+
+    jacobian = jax.jit(jax.vmap(jax.jacrev(amplitude), in_axes=(None, 0)))
+    jac = np.concatenate([np.asarray(jacobian(flat, all_states[i:i + 128]))
+                          for i in range(0, len(all_states), 128)])  # (n_states, 2, n_p)
+    jac = np.concatenate([jac[:, 0], jac[:, 1]])
+    change = cn_step(system, psi, args.dt, e0) - psi
+    b = np.concatenate([change.real, change.imag])
+    u, s, vt = np.linalg.svd(jac, full_matrices=False)
+    print(f"\n## tangent space at t = {t:.3f} ({flat.size} parameters, dt {args.dt}): "
+          f"|step|^2 = {b @ b:.2e}")
+    quantiles = [0, 10, 100, 500, 1000, 1500, 2000, len(s) - 2]
+    print("singular values (index: value): "
+          + ", ".join(f"{i}: {s[i]:.1e}" for i in quantiles if i < len(s)))
+    print("  rcond   rank  linear residual/|step|^2  |dtheta|   infidelity of the linear step")
+    target = cn_step(system, psi, args.dt, e0)
+    for rcond in (1e-1, 1e-2, 1e-3, 1e-4, 1e-6, 1e-12):
+        keep = s > rcond * s[0]
+        coef = u[:, keep].T @ b
+        residual = b - u[:, keep] @ coef
+        dtheta = vt[keep].T @ (coef / s[keep])
+        new = np.asarray(state_vector(model, {"params": unravel(flat + dtheta)}, system.hilbert))
+        infidelity = 1 - abs(np.vdot(new, target)) ** 2 / np.vdot(new, new).real
+        print(f"{rcond:7.0e}  {keep.sum():5d}  {residual @ residual / (b @ b):22.2e}  "
+              f"{np.linalg.norm(dtheta):9.2e}  {infidelity:.2e}")
+    print("  dt        |step| infidelity  fitted-step infidelity")
+    options = TrapezoidOptions(optimizer=args.optimizer, max_iterations=args.max_iterations)
+    stepper = CrankNicolsonStepper(model, system.hamiltonian, None, 0, options,
+                                   full_sum_states=all_states)
+    for dt in (args.dt / 4, args.dt / 2, args.dt, 2 * args.dt):
+        new_params, _, _ = stepper.step(params, jax.random.PRNGKey(args.seed + 2), dt, e0)
+        new = np.asarray(state_vector(model, {"params": new_params}, system.hilbert))
+        target = cn_step(system, psi, dt, e0)
+        print(f"{dt:8.5f}  {1 - abs(np.vdot(psi, target)) ** 2:18.2e}  "
+              f"{1 - abs(np.vdot(new, target)) ** 2:.2e}", flush=True)
 
 
 def part_capacity(system, args):
@@ -156,10 +221,12 @@ def part_capacity(system, args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", default="all", choices=("all", "nodes", "steps", "capacity"))
+    parser.add_argument("--part", default="all",
+                        choices=("all", "nodes", "steps", "capacity", "tangent"))
     parser.add_argument("--n", type=int, default=10)
     parser.add_argument("--t-final", type=float, default=1.0)
     parser.add_argument("--dt", type=float, default=0.025)
+    parser.add_argument("--t-tangent", type=float, default=0.45)
     parser.add_argument("--n-layers", type=int, default=1)
     parser.add_argument("--d-model", type=int, default=16)
     parser.add_argument("--attention", default="standard", choices=("standard", "factored"))
@@ -172,7 +239,9 @@ def main():
     args = parser.parse_args()
     system = hamiltonians.tfim_chain(args.n, h=1.0)
     print(f"# {system}; {machine()}\n# {vars(args)}")
-    for part, run in (("nodes", part_nodes), ("steps", part_steps), ("capacity", part_capacity)):
+    parts = (("nodes", part_nodes), ("steps", part_steps), ("capacity", part_capacity),
+             ("tangent", part_tangent))
+    for part, run in parts:
         if args.part in ("all", part):
             run(system, args)
 
