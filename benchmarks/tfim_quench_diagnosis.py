@@ -2,7 +2,7 @@
 
 Same quench as `dynamics_tfim.py` (N = 10, |+...+> -> h = 1, PBC), with every Monte Carlo
 estimate replaced by an exact sum over the 1024 configurations, so that what remains is the
-variational error alone. Three parts:
+variational error alone. Four parts:
 
 * ``nodes``: of the exact state psi(x, t) = <x|exp(-iHt)|+...+>, the smallest |psi(x)|^2 2^N
   (1 for the initial state) and where it sits. Around t = 0.40 the two Neel amplitudes pass within
@@ -142,8 +142,8 @@ def part_tangent(system, args):
     jac = np.concatenate([np.asarray(jacobian(flat, all_states[i:i + 128]))
                           for i in range(0, len(all_states), 128)])  # (n_states, 2, n_p)
     jac = np.concatenate([jac[:, 0], jac[:, 1]])
-    change = cn_step(system, psi, args.dt, e0) - psi
-    b = np.concatenate([change.real, change.imag])
+    target = cn_step(system, psi, args.dt, e0)
+    b = np.concatenate([(target - psi).real, (target - psi).imag])
     u, s, vt = np.linalg.svd(jac, full_matrices=False)
     print(f"\n## tangent space at t = {t:.3f} ({flat.size} parameters, dt {args.dt}): "
           f"|step|^2 = {b @ b:.2e}")
@@ -151,7 +151,6 @@ def part_tangent(system, args):
     print("singular values (index: value): "
           + ", ".join(f"{i}: {s[i]:.1e}" for i in quantiles if i < len(s)))
     print("  rcond   rank  linear residual/|step|^2  |dtheta|   infidelity of the linear step")
-    target = cn_step(system, psi, args.dt, e0)
     for rcond in (1e-1, 1e-2, 1e-3, 1e-4, 1e-6, 1e-12):
         keep = s > rcond * s[0]
         coef = u[:, keep].T @ b
