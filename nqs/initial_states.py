@@ -34,10 +34,12 @@ Example:
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from nqs.errors import NQSError, positive_float
+from nqs.tabular_ar import TabularAR
 
 #: Default logit gap :math:`\Delta` of basis states (see the module docstring).
 DEFAULT_LOGIT_GAP = 40.0
@@ -71,8 +73,11 @@ def x_polarised(model, variables) -> dict:
     r"""Variables of :math:`|{+}\rangle^{\otimes N}` (uniform conditionals, zero phase).
 
     Args:
-        model: an :class:`~nqs.ARTransformer` on an unconstrained Hilbert space.
-        variables: its variables (``model.init(...)``); only the two output heads change.
+        model: an :class:`~nqs.ARTransformer` or a wave-function
+            :class:`~nqs.tabular_ar.TabularAR` (``machine_pow=2``) on an unconstrained Hilbert
+            space.
+        variables: its variables (``model.init(...)``); only the two output heads of a
+            transformer change, every entry of a table is set to zero.
     """
     if model.hilbert.constrained:
         raise NQSError(
@@ -80,6 +85,10 @@ def x_polarised(model, variables) -> dict:
             "use a basis state inside the sector (e.g. the bare vacuum of the quantum link "
             "model), or an unconstrained Hilbert space."
         )
+    if isinstance(model, TabularAR):
+        if model.machine_pow != 2:
+            raise NQSError("|+...+> is a wave function: use TabularAR(..., machine_pow=2).")
+        return {**variables, "params": jax.tree.map(jnp.zeros_like, dict(variables["params"]))}
     bias = _heads(model, variables)["logits_head"]["bias"]
     return _with_heads(model, variables, jnp.zeros_like(bias))
 

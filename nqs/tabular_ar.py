@@ -9,10 +9,21 @@ with one row of :math:`d` free logits :math:`z` per prefix :math:`a_{<i}` (row
 :math:`r_i = (d^i-1)/(d-1) + \sum_{j<i} a_j d^{\,i-1-j}`), i.e. :math:`(d^N-1)/(d-1)` rows. Any
 normalised distribution with no zero is represented exactly, so errors of a solver run with it
 are the solver's own (``physics/povm.md`` §5 calibration: "tabular AR"). The parameter count grows
-as :math:`d^N`: use it for :math:`N \le 6`.
+as :math:`d^N`: use it for tiny systems (:math:`d^N` up to a few thousand; with Monte Carlo
+samples, each row is learned only from the samples that visit its prefix).
 
-It is a NetKet :class:`~netket.models.AbstractARNN` with ``machine_pow = 1`` (its output is
-:math:`\log P`), so the exact samplers draw from it like from any autoregressive model.
+It is a NetKet :class:`~netket.models.AbstractARNN`, so the exact samplers draw from it like from
+any autoregressive model. With ``machine_pow = 1`` (default) its output is :math:`\log P`; with
+``machine_pow = 2`` it is a wave function with a second table of phases :math:`\varphi`,
+
+.. math::
+
+    \log\psi_i(a_i\mid a_{<i}) = \tfrac12\log\mathrm{softmax}\big(z[r_i]\big)_{a_i}
+    + \mathrm{i}\,\varphi[r_i]_{a_i},
+
+which represents every nodeless state exactly: real-time runs with it measure the error of the
+solver alone, without the ansatz (``benchmarks/dynamics_tfim.py --model table``). Zero parameters
+(the initialisation) give the uniform state, :math:`|{+}\rangle^{\otimes N}` for spins.
 """
 
 from __future__ import annotations
@@ -33,12 +44,13 @@ MAX_ROWS = 2_000_000
 
 
 class TabularAR(AbstractARNN):
-    """Autoregressive probability table on a homogeneous Hilbert space (e.g. ``Fock(3, N)``).
+    """Autoregressive table of probabilities or amplitudes on a homogeneous Hilbert space.
 
     Attributes:
         hilbert: homogeneous, unconstrained Hilbert space.
-        machine_pow: fixed to 1: the output is :math:`\\log P(a)`.
-        param_dtype: dtype of the logits.
+        machine_pow: 1 (default): the output is :math:`\\log P(a)`; 2: the output is
+            :math:`\\log\\psi(a)`, complex, with a learned phase table.
+        param_dtype: dtype of the logits (and phases).
 
     Example:
         >>> import jax, netket as nk
@@ -55,8 +67,11 @@ class TabularAR(AbstractARNN):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.machine_pow != 1:
-            raise NQSError("TabularAR models probabilities: machine_pow must be 1.")
+        if self.machine_pow not in (1, 2):
+            raise NQSError(
+                f"TabularAR has machine_pow = 1 (probabilities) or 2 (wave functions), got "
+                f"{self.machine_pow}."
+            )
         if self.hilbert.constrained:
             raise NQSError(f"TabularAR needs an unconstrained Hilbert space, got {self.hilbert}.")
         if self.n_rows > MAX_ROWS:
@@ -82,7 +97,11 @@ class TabularAR(AbstractARNN):
             rows.append((d**i - 1) // (d - 1) + current)
             current = d * current + idx[:, i]
         rows = jnp.stack(rows, axis=1)  # (B, N)
-        return jax.nn.log_softmax(logits[rows], axis=-1)
+        log_p = jax.nn.log_softmax(logits[rows], axis=-1)
+        if self.machine_pow == 1:
+            return log_p
+        phases = self.param("phases", nn.initializers.zeros, (self.n_rows, d), self.param_dtype)
+        return 0.5 * log_p + 1j * phases[rows]
 
 
 def tabular_product_parameters(model: TabularAR, params, p1):

@@ -82,6 +82,20 @@ def test_trapezoid_is_second_order_in_dt():
     assert slope == pytest.approx(2, abs=0.1), errors
 
 
+def test_trapezoid_with_an_amplitude_table_is_the_exact_crank_nicolson_map(tfim4):
+    # The wave-function table represents every nodeless state of the 16, so with exact sums the
+    # fitted steps can only differ from the exact Crank-Nicolson map by the inner tolerance.
+    from nqs.tabular_ar import TabularAR
+
+    model = TabularAR(hilbert=tfim4.hilbert, machine_pow=2)
+    result = evolve(tfim4, model, initial_state="x_polarised", t_final=0.4, dt=0.1,
+                    save_every=0.1, full_sum=True, progress=False,
+                    options=TrapezoidOptions(max_iterations=40, tol=1e-24))
+    cn = crank_nicolson_evolution(tfim4, np.full(16, 0.25), 0.1, 4, energy_shift=-4.0)
+    np.testing.assert_allclose(result.observable("magnetization_x"), cn["magnetization_x"],
+                               rtol=0, atol=1e-9)
+
+
 def test_energy_is_conserved_within_monte_carlo_error(tfim4, model4, fast):
     # The exact flow conserves <H> = -4 (|+>^4: <sigma^z sigma^z> = 0). Every save is an
     # independent estimate with standard error sigma_k (128 samples: sigma ~ 0.18), so

@@ -11,6 +11,7 @@ import nqs
 from hamiltonians.exact_dynamics import state_vector
 from nqs import initial_states
 from nqs.errors import NQSError
+from nqs.tabular_ar import TabularAR
 from solvers.initial_state import initial_variables
 
 
@@ -30,6 +31,25 @@ def test_x_polarised_is_the_uniform_product_state():
     psi = state_vector(model, initial_states.x_polarised(model, variables), system.hilbert)
     np.testing.assert_allclose(psi, 2 ** (-5 / 2), rtol=1e-12, atol=0)
     assert _fidelity(psi, np.ones(32)) == pytest.approx(1, abs=1e-12)
+
+
+def test_x_polarised_amplitude_table():
+    # Every logit and phase of the table set to zero: uniform conditionals, zero phase.
+    system = hamiltonians.tfim_chain(4)
+    model = TabularAR(hilbert=system.hilbert, machine_pow=2)
+    variables = model.init(jax.random.PRNGKey(0), system.hilbert.all_states()[:2])
+    random = jax.tree.map(lambda a: jax.random.normal(jax.random.PRNGKey(1), a.shape), variables)
+    psi = state_vector(model, random, system.hilbert)
+    assert np.vdot(psi, psi).real == pytest.approx(1, abs=1e-12)  # normalised with any entries
+    assert np.ptp(np.angle(psi)) > 0.1  # and the phase table is used
+    psi = state_vector(model, initial_states.x_polarised(model, random), system.hilbert)
+    np.testing.assert_allclose(psi, 0.25, rtol=1e-12, atol=0)
+    with pytest.raises(NQSError, match="machine_pow=2"):
+        probabilities = TabularAR(hilbert=system.hilbert)
+        initial_states.x_polarised(probabilities, probabilities.init(
+            jax.random.PRNGKey(0), system.hilbert.all_states()[:2]))
+    with pytest.raises(NQSError, match="machine_pow = 1"):
+        TabularAR(hilbert=system.hilbert, machine_pow=3)
 
 
 @pytest.mark.parametrize(
