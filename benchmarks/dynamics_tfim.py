@@ -12,7 +12,12 @@ and 512 samples. Two deviations are printed at every save: the Monte Carlo estim
 (what a user sees, error bar included) and the variational state's exact expectation value by
 full enumeration (the error of the method itself, without sampling noise).
 
+`--model table` replaces the transformer by the exact amplitude table `TabularAR(machine_pow=2)`
+(4092 parameters for N = 10), which represents every state on the way: with `--full-sum` (exact
+sums instead of samples, trapezoid only) what remains is the error of the solver alone.
+
     python benchmarks/dynamics_tfim.py [--method both|trapezoid|tdvp] [--n 10] [--t-final 1]
+        [--model transformer|table] [--full-sum]
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from _common import machine
 import hamiltonians
 import nqs
 from hamiltonians.exact_dynamics import state_vector
+from nqs.tabular_ar import TabularAR
 from solvers.evolve import evolve
 
 TARGET = 0.02
@@ -33,9 +39,12 @@ TARGET = 0.02
 
 def run(system, method, args):
     tdvp = method == "tdvp"
-    d_model = args.d_model_tdvp if tdvp else args.d_model
-    model = nqs.ARTransformer(hilbert=system.hilbert, n_layers=args.n_layers, d_model=d_model,
-                              n_heads=2)
+    if args.model == "table":
+        model = TabularAR(hilbert=system.hilbert, machine_pow=2)
+    else:
+        d_model = args.d_model_tdvp if tdvp else args.d_model
+        model = nqs.ARTransformer(hilbert=system.hilbert, n_layers=args.n_layers,
+                                  d_model=d_model, n_heads=2)
     sx = system.observables["magnetization_x"].to_sparse()
     enumerated = {}
 
@@ -55,7 +64,7 @@ def run(system, method, args):
         system, model, initial_state="x_polarised", method=method, options=options,
         t_final=args.t_final, dt=args.dt if method == "trapezoid" else args.dt_tdvp,
         save_every=args.save_every, n_samples=args.n_samples_tdvp if tdvp else args.n_samples,
-        seed=args.seed,
+        seed=args.seed, full_sum=args.full_sum and not tdvp,
         observables={"magnetization_x": system.observables["magnetization_x"]},
         callback=exact_value_of_state, progress=False,
     )
@@ -95,6 +104,10 @@ def main():
                         help="TDVPSchmitt diagonalises the n_p x n_p QGT at every stage")
     parser.add_argument("--n-samples-tdvp", type=int, default=512)
     parser.add_argument("--n-layers", type=int, default=1)
+    parser.add_argument("--model", default="transformer", choices=("transformer", "table"),
+                        help="table: exact autoregressive amplitude table (the solver's own error)")
+    parser.add_argument("--full-sum", action="store_true",
+                        help="trapezoid with exact sums over the 2^N states instead of samples")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
