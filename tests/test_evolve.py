@@ -16,6 +16,7 @@ from hamiltonians.exact_dynamics import crank_nicolson_evolution, exact_evolutio
 from nqs.errors import NQSError
 from nqs.initial_states import x_polarised
 from nqs.io import read_run
+from nqs.tabular_ar import TabularAR
 from solvers.evolve import evolve
 from solvers.evolve_options import TDVPOptions, TrapezoidOptions
 
@@ -85,8 +86,6 @@ def test_trapezoid_is_second_order_in_dt():
 def test_trapezoid_with_an_amplitude_table_is_the_exact_crank_nicolson_map(tfim4):
     # The wave-function table represents every nodeless state of the 16, so with exact sums the
     # fitted steps can only differ from the exact Crank-Nicolson map by the inner tolerance.
-    from nqs.tabular_ar import TabularAR
-
     model = TabularAR(hilbert=tfim4.hilbert, machine_pow=2)
     result = evolve(tfim4, model, initial_state="x_polarised", t_final=0.4, dt=0.1,
                     save_every=0.1, full_sum=True, progress=False,
