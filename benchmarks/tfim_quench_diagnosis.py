@@ -82,12 +82,18 @@ def make_model(system, args):
                              d_model=args.d_model, n_heads=2, attention=args.attention)
 
 
-def march(system, args, n_steps, dt):
-    """Exact-sum Crank-Nicolson steps from |+...+>; yields, after each step, ``(t, model,
-    params, psi, step infidelity, accumulated infidelity, <sx>, exact <sx>)``."""
+def start(system, args):
+    """The model, every configuration, and the parameters of |+...+>."""
     model = make_model(system, args)
     all_states = system.hilbert.all_states()
     params = x_polarised(model, model.init(jax.random.PRNGKey(args.seed), all_states))["params"]
+    return model, all_states, params
+
+
+def march(system, args, n_steps, dt):
+    """Exact-sum Crank-Nicolson steps from |+...+>; yields, after each step, ``(t, model,
+    params, psi, step infidelity, accumulated infidelity, <sx>, exact <sx>)``."""
+    model, all_states, params = start(system, args)
     times = [k * dt for k in range(n_steps + 1)]
     exact, e0 = exact_states(system, times)
     sx = system.observables["magnetization_x"].to_dense()
@@ -105,16 +111,22 @@ def march(system, args, n_steps, dt):
         yield times[k], model, params, psi, step_infidelity, total, value, reference
 
 
-def jacobian_rows(model, unravel, of=lambda log_psi: log_psi, chunk=256):
-    """A function ``(flat, states) -> d of(log psi(x)) / d theta``, complex
-    ``(n_states, n_params)``: per-configuration reverse passes in chunks (the full ``jacfwd``
-    does not fit in memory), compiled once."""
+def per_configuration_jacobian(model, unravel, of=lambda log_psi: log_psi):
+    """``(flat, states) -> d of(log psi(x)) / d theta`` as real ``(n_states, 2, n_params)``
+    (real and imaginary parts): one reverse pass per configuration."""
 
     def stacked(f, x):
         value = of(model.apply({"params": unravel(f)}, x[None])[0])
         return jnp.stack([value.real, value.imag])
 
-    rows = jax.jit(jax.vmap(jax.jacrev(stacked), in_axes=(None, 0)))
+    return jax.vmap(jax.jacrev(stacked), in_axes=(None, 0))
+
+
+def jacobian_rows(model, unravel, of=lambda log_psi: log_psi, chunk=256):
+    """A function ``(flat, states) -> d of(log psi(x)) / d theta``, complex
+    ``(n_states, n_params)``: per-configuration reverse passes in chunks (the full ``jacfwd``
+    does not fit in memory), compiled once."""
+    rows = jax.jit(per_configuration_jacobian(model, unravel, of))
 
     def jacobian(flat, states):
         jac = np.concatenate([np.asarray(rows(flat, states[i:i + chunk]))
@@ -196,9 +208,7 @@ def part_tdvp(system, args):
     r"""TDVP with exact sums, which NetKet's ``TDVPSchmitt`` cannot do (no ``FullSumState``):
     :math:`\mathrm{Re}[S]\dot\theta = \mathrm{Im}[F]` solved by a least-squares pseudo-inverse
     with eigenvalue cut-off ``--rcond`` relative to the largest, integrated with RK4."""
-    model = make_model(system, args)
-    all_states = system.hilbert.all_states()
-    params = x_polarised(model, model.init(jax.random.PRNGKey(args.seed), all_states))["params"]
+    model, all_states, params = start(system, args)
     flat, unravel = ravel_pytree(params)
     h = system.hamiltonian.to_dense()
     sx = system.observables["magnetization_x"].to_dense()
@@ -253,15 +263,12 @@ def part_capacity(system, args):
         d = weight * (d.real + 1j * (jnp.mod(d.imag + jnp.pi, 2 * jnp.pi) - jnp.pi))
         return jnp.concatenate([d.real, d.imag])
 
+    jacobian = per_configuration_jacobian(model, unravel)
+
     @jax.jit
     def iterate(f, lam):
         r = residual(f)
-
-        def stacked(f, x):
-            lp = log_psi(f, x[None])[0]
-            return jnp.stack([lp.real, lp.imag])
-
-        jac = jax.vmap(jax.jacrev(stacked), in_axes=(None, 0))(f, all_states)
+        jac = jacobian(f, all_states)
         jac = jnp.concatenate([weight[:, None] * jac[:, 0], weight[:, None] * jac[:, 1]])
         kernel = jac @ jac.T
         kernel = kernel + lam * jnp.trace(kernel) / len(r) * jnp.eye(len(r))
