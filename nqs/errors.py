@@ -60,6 +60,14 @@ def positive_float(name: str, value) -> float:
     return float(value)
 
 
+def non_negative_float(name: str, value) -> float:
+    """Return ``value`` as a ``float`` if it is a finite number >= 0, else raise."""
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not 0 <= value < float("inf"):
+        raise NQSError(f"{name} must be a finite number >= 0, got {value!r}.")
+    return float(value)
+
+
 def did_you_mean(word: str, choices) -> str:
     """A ' (did you mean 'x'?)' suffix for near-misses, or an empty string."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)

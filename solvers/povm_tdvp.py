@@ -54,7 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from nqs.errors import NonFiniteError, NQSError, positive_float
+from nqs.errors import NonFiniteError, NQSError, non_negative_float, positive_float
 from solvers.povm_losses import local_estimator
 
 
@@ -94,9 +94,7 @@ class OpenTDVPOptions:
         positive_float("snr_tol", self.snr_tol)
         positive_float("pinv_cutoff", self.pinv_cutoff)
         for name in ("pinv_tol", "diag_shift"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value >= 0):
-                raise NQSError(f"{name} must be >= 0, got {value!r}.")
+            non_negative_float(name, getattr(self, name))
 
     def hyper(self) -> dict:
         return {

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from nqs.errors import NQSError, positive_float, positive_int
+from nqs.errors import NQSError, non_negative_float, positive_float, positive_int
 from solvers.povm_losses import trapezoid_l1
 
 
@@ -73,8 +73,7 @@ class OpenTrapezoidOptions:
             )
         rates = tuple(positive_float("learning_rates", r) for r in rates)
         iters = tuple(positive_int("iterations", i) for i in iters)
-        if not (np.isfinite(self.tol) and self.tol >= 0):
-            raise NQSError(f"tol must be >= 0, got {self.tol!r}.")
+        non_negative_float("tol", self.tol)
         for name in ("b1", "b2"):
             if not 0 <= getattr(self, name) < 1:
                 raise NQSError(f"{name} must lie in [0, 1), got {getattr(self, name)!r}.")
