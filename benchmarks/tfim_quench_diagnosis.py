@@ -7,7 +7,8 @@ variational error alone. Five parts:
 * ``nodes``: of the exact state psi(x, t) = <x|exp(-iHt)|+...+>, the smallest |psi(x)|^2 2^N
   (1 for the initial state) and where it sits. Around t = 0.40 the two Neel amplitudes pass within
   |psi|^2 2^N ~ 2e-7 of a node, and the conditional of the last site given a Neel prefix drops to
-  ~1e-4.
+  ~1e-4. On a fine grid, 132 amplitudes pass through (numerically) exact zeros at t = 0.40, 0.44
+  and 0.555, and some regrow with the opposite sign.
 * ``steps``: Crank-Nicolson steps with exact sums (`full_sum`). For every step, the infidelity
   of the fitted state with the *exact* Crank-Nicolson step of the previous fitted state (what
   the inner solver had to reach), the accumulated infidelity with exp(-iHt)|+...+> and the
@@ -20,12 +21,14 @@ variational error alone. Five parts:
   the linearised (pseudo-inverse) step reaches at each cut-off and what that step really gives,
   and the error of one fitted step for dt/4 ... 2 dt.
 * ``tdvp``: TDVP with exact sums (pseudo-inverse with cut-off ``--rcond``, RK4 step
-  ``--dt-tdvp``): the TDVP error without Monte Carlo noise or the signal-to-noise cut.
+  ``--dt-tdvp``): the TDVP error without Monte Carlo noise or the signal-to-noise cut. With
+  ``--model table`` or ``--model table-cartesian`` the ansatz is the exact amplitude table with
+  polar (log-amplitude and phase) or Cartesian conditionals.
 
     python benchmarks/tfim_quench_diagnosis.py [--part nodes|steps|capacity|tangent|tdvp|all]
         [--n-layers 1] [--d-model 16] [--attention standard|factored] [--max-iterations 10]
         [--optimizer natural_gradient|gauss_newton] [--dt 0.025] [--t-tangent 0.45]
-        [--dt-tdvp 0.02] [--rcond 1e-6]
+        [--dt-tdvp 0.02] [--rcond 1e-6] [--model transformer|table|table-cartesian]
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from hamiltonians.exact_dynamics import (
     state_vector,
 )
 from nqs.initial_states import x_polarised
+from nqs.tabular_ar import TabularAR
 from solvers.evolve_options import TrapezoidOptions
 from solvers.trapezoid import CrankNicolsonStepper
 
@@ -75,9 +79,26 @@ def part_nodes(system, args):
             smallest = min(smallest, float((marginal / marginal.sum(axis=i, keepdims=True)).min()))
         k = int(np.argmin(p))
         print(f"{t:5.2f}  {p[k] * p.size:9.2e}  {states[k]}  {smallest:9.2e}")
+    # On a fine grid (spectral decomposition): which amplitudes pass through zero, and when.
+    fine = np.linspace(0.0, args.t_final, 20001)
+    energies, vectors = np.linalg.eigh(system.hamiltonian.to_dense())
+    plus = np.full(2**n, 2 ** (-n / 2))
+    e0 = plus @ system.hamiltonian.to_dense() @ plus
+    amplitudes = (vectors * (vectors.T @ plus)) @ np.exp(-1j * np.outer(energies - e0, fine))
+    weight = np.abs(amplitudes) ** 2 * 2**n
+    crossing = np.flatnonzero(weight.min(axis=1) < 1e-6)
+    when = np.round(fine[weight[crossing].argmin(axis=1)], 3)
+    regrown = np.array([weight[k, weight[k].argmin():].max() for k in crossing])
+    print(f"\n{crossing.size} of {2**n} amplitudes pass within |psi|^2 2^N < 1e-6 of zero "
+          f"(grid dt {fine[1]:.0e}; smallest {weight.min():.1e}) at t = "
+          f"{', '.join(f'{t:.3f} ({np.sum(when == t)})' for t in np.unique(when))}; "
+          f"afterwards {np.sum(regrown > 0.1)} of them regrow beyond |psi|^2 2^N = 0.1")
 
 
 def make_model(system, args):
+    if args.model != "transformer":
+        amplitudes = "cartesian" if args.model == "table-cartesian" else "polar"
+        return TabularAR(hilbert=system.hilbert, machine_pow=2, amplitudes=amplitudes)
     return nqs.ARTransformer(hilbert=system.hilbert, n_layers=args.n_layers,
                              d_model=args.d_model, n_heads=2, attention=args.attention)
 
@@ -228,8 +249,9 @@ def part_tdvp(system, args):
         z, c = np.concatenate([y.real, y.imag]), np.concatenate([g.imag, -g.real])
         return np.linalg.lstsq(z, c, rcond=np.sqrt(args.rcond))[0]
 
-    print(f"\n## exact-sum TDVP: {args.n_layers} layer(s), d_model {args.d_model}, "
-          f"{flat.size} parameters, RK4 dt {dt}, rcond {args.rcond}")
+    name = (f"{args.n_layers} layer(s), d_model {args.d_model}" if args.model == "transformer"
+            else args.model)
+    print(f"\n## exact-sum TDVP: {name}, {flat.size} parameters, RK4 dt {dt}, rcond {args.rcond}")
     print("    t   infidelity   <sx>       exact     |dev|")
     worst, t0 = 0.0, time.perf_counter()
     for k in range(1, n_steps + 1):
@@ -300,6 +322,9 @@ def main():
     parser.add_argument("--t-tangent", type=float, default=0.45)
     parser.add_argument("--dt-tdvp", type=float, default=0.02)
     parser.add_argument("--rcond", type=float, default=1e-6)
+    parser.add_argument("--model", default="transformer",
+                        choices=("transformer", "table", "table-cartesian"),
+                        help="table: TabularAR(machine_pow=2), polar or Cartesian conditionals")
     parser.add_argument("--n-layers", type=int, default=1)
     parser.add_argument("--d-model", type=int, default=16)
     parser.add_argument("--attention", default="standard", choices=("standard", "factored"))

@@ -77,7 +77,8 @@ def x_polarised(model, variables) -> dict:
             :class:`~nqs.tabular_ar.TabularAR` (``machine_pow=2``) on an unconstrained Hilbert
             space.
         variables: its variables (``model.init(...)``); only the two output heads of a
-            transformer change, every entry of a table is set to zero.
+            transformer change; every entry of a table is set to zero (a Cartesian table:
+            real parts 1, imaginary parts 0).
     """
     if model.hilbert.constrained:
         raise NQSError(
@@ -88,7 +89,10 @@ def x_polarised(model, variables) -> dict:
     if isinstance(model, TabularAR):
         if model.machine_pow != 2:
             raise NQSError("|+...+> is a wave function: use TabularAR(..., machine_pow=2).")
-        return {**variables, "params": jax.tree.map(jnp.zeros_like, dict(variables["params"]))}
+        params = jax.tree.map(jnp.zeros_like, dict(variables["params"]))
+        if model.amplitudes == "cartesian":
+            params["real"] = jnp.ones_like(params["real"])
+        return {**variables, "params": params}
     bias = _heads(model, variables)["logits_head"]["bias"]
     return _with_heads(model, variables, jnp.zeros_like(bias))
 

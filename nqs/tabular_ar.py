@@ -24,6 +24,20 @@ any autoregressive model. With ``machine_pow = 1`` (default) its output is :math
 which represents every nodeless state exactly: real-time runs with it measure the error of the
 solver alone, without the ansatz (``benchmarks/dynamics_tfim.py --model table``). Zero parameters
 (the initialisation) give the uniform state, :math:`|{+}\rangle^{\otimes N}` for spins.
+
+``amplitudes="cartesian"`` stores instead one complex vector :math:`c[r] = u[r] + \mathrm{i}\,v[r]`
+per prefix, normalised on use,
+
+.. math::
+
+    \psi_i(a_i\mid a_{<i}) = c[r_i]_{a_i} / \lVert c[r_i] \rVert ,
+
+so that an amplitude crossing zero is a smooth path of :math:`c` through 0. In the polar form the
+same crossing needs :math:`z \to -\infty` and a phase jump of :math:`\pi`, which a time
+integrator (TDVP) cannot follow: it carries the amplitude back out of the node with the old sign.
+The exact TFIM quench from :math:`|{+}\rangle^{\otimes N}` to h = 1 has such exact zeros (the
+Néel amplitudes at t = 0.425 for N = 4 and t = 0.555 for N = 10). The initialisation
+(:math:`u = 1`, :math:`v = 0`) is the uniform state.
 """
 
 from __future__ import annotations
@@ -37,7 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 from netket.models import AbstractARNN
 
-from nqs.errors import NQSError
+from nqs.errors import NQSError, check_choice
 
 #: Largest table (number of rows) accepted.
 MAX_ROWS = 2_000_000
@@ -50,6 +64,9 @@ class TabularAR(AbstractARNN):
         hilbert: homogeneous, unconstrained Hilbert space.
         machine_pow: 1 (default): the output is :math:`\\log P(a)`; 2: the output is
             :math:`\\log\\psi(a)`, complex, with a learned phase table.
+        amplitudes: wave functions only: ``"polar"`` (default; logits and phases) or
+            ``"cartesian"`` (real and imaginary parts of unnormalised conditional amplitudes,
+            for dynamics through exact zeros).
         param_dtype: dtype of the logits (and phases).
 
     Example:
@@ -63,6 +80,7 @@ class TabularAR(AbstractARNN):
     """
 
     machine_pow: int = 1
+    amplitudes: str = "polar"
     param_dtype: Any = jnp.float64
 
     def __post_init__(self):
@@ -71,6 +89,12 @@ class TabularAR(AbstractARNN):
             raise NQSError(
                 f"TabularAR has machine_pow = 1 (probabilities) or 2 (wave functions), got "
                 f"{self.machine_pow}."
+            )
+        check_choice("amplitudes", self.amplitudes, ("polar", "cartesian"))
+        if self.amplitudes == "cartesian" and self.machine_pow != 2:
+            raise NQSError(
+                "amplitudes='cartesian' is a wave-function table: use TabularAR(..., "
+                "machine_pow=2, amplitudes='cartesian')."
             )
         if self.hilbert.constrained:
             raise NQSError(f"TabularAR needs an unconstrained Hilbert space, got {self.hilbert}.")
@@ -88,7 +112,6 @@ class TabularAR(AbstractARNN):
     @nn.compact
     def conditionals_log_psi(self, inputs: jax.Array) -> jax.Array:
         d, n = self.hilbert.local_size, self.hilbert.size
-        logits = self.param("logits", nn.initializers.zeros, (self.n_rows, d), self.param_dtype)
         idx = self.hilbert.states_to_local_indices(inputs).astype(jnp.int32)
         # prefix_i = sum_{j<i} a_j d^(i-1-j), built incrementally: prefix_{i+1} = d prefix_i + a_i.
         rows = []
@@ -97,6 +120,14 @@ class TabularAR(AbstractARNN):
             rows.append((d**i - 1) // (d - 1) + current)
             current = d * current + idx[:, i]
         rows = jnp.stack(rows, axis=1)  # (B, N)
+        shape = (self.n_rows, d)
+        if self.amplitudes == "cartesian":
+            u = self.param("real", nn.initializers.ones, shape, self.param_dtype)
+            v = self.param("imag", nn.initializers.zeros, shape, self.param_dtype)
+            c = (u + 1j * v)[rows]
+            norm2 = jnp.sum(u**2 + v**2, axis=-1)[rows]
+            return jnp.log(c) - 0.5 * jnp.log(norm2)[..., None]
+        logits = self.param("logits", nn.initializers.zeros, shape, self.param_dtype)
         log_p = jax.nn.log_softmax(logits[rows], axis=-1)
         if self.machine_pow == 1:
             return log_p

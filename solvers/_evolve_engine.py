@@ -69,7 +69,7 @@ class Stepper:
         if method == "tdvp":
             from solvers.tdvp import TDVPStepper
 
-            self._tdvp = TDVPStepper(system.hamiltonian, vstate, dt, options)
+            self._tdvp = TDVPStepper(system.hamiltonian, vstate, dt, options, seed=seed + 3)
             return
         from solvers.trapezoid import CrankNicolsonStepper
 
@@ -89,7 +89,9 @@ class Stepper:
 
     def describe(self) -> str:
         if self.method == "tdvp":
-            return f", integrator={self._tdvp.options.integrator}"
+            options = self._tdvp.options
+            mixing = f", mixing={options.mixing:g}" if options.mixing else ""
+            return f", integrator={options.integrator}{mixing}"
         return f", inner={self._cn.options.optimizer}"
 
     def advance(self, t_target, n_steps, energy_shift) -> list[dict]:

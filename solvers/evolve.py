@@ -17,6 +17,8 @@ Methods (dynamics.md §1, §7):
 * ``"tdvp"``: NetKet's ``TDVPSchmitt`` (SNR-regularised TDVP, Schmitt & Heyl, PRL 125, 100503
   (2020)) with ``holomorphic=False`` and RK4, or adaptive RK23/RK45 whose steps end exactly on
   the save times (:mod:`solvers.tdvp`, options :class:`~solvers.evolve_options.TDVPOptions`).
+  With ``mixing > 0`` each stage samples the conditionals mixed with the uniform distribution
+  and reweights (:mod:`solvers.tdvp_mixture`), so that amplitudes can pass through zero.
 
 Every save time :math:`t_k = k\,\Delta t_\mathrm{save}` records the observables and the energy
 with fresh samples (the energy drift :math:`E(t) - E(0)` beyond Monte Carlo error measures the

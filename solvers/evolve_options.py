@@ -10,7 +10,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from nqs.errors import NQSError, check_choice, did_you_mean, positive_float, positive_int
+from nqs.errors import (
+    NQSError,
+    check_choice,
+    did_you_mean,
+    non_negative_float,
+    positive_float,
+    positive_int,
+)
 
 OPTIMIZERS = ("natural_gradient", "gauss_newton", "adam")
 PROPOSALS = ("connected", "state")
@@ -108,9 +115,16 @@ class TDVPOptions:
             ``"rk45"`` (initial step ``dt``, steps clipped so that every save time is hit
             exactly).
         diag_shift: diagonal shift of the quantum geometric tensor (default ``1e-4``,
-            dynamics.md §2.4).
+            dynamics.md §2.4; 0 leaves the regularisation to the two cut-offs below).
         snr_atol: signal-to-noise cut-off :math:`\epsilon_\mathrm{SNR}` (default 1).
         rcond_smooth: smooth spectral cut-off :math:`\epsilon_\mathrm{SVD}` (default ``1e-8``).
+        mixing: :math:`\epsilon \in [0, 1]`; above 0, every stage samples from the
+            conditionals mixed with the uniform distribution,
+            :math:`(1-\epsilon)|\psi_i|^2 + \epsilon/d`, and reweights
+            (:mod:`solvers.tdvp_mixture`): the samples then visit configurations whose
+            amplitude passes through zero, which samples from :math:`|\psi|^2` never do
+            (default 0: NetKet's ``TDVPSchmitt`` as is). Real parameters only; the adaptive
+            integrators then measure their error in the Euclidean norm.
         rtol, atol: adaptive integrators only: error tolerances (defaults ``1e-3`` and 0).
 
     Example:
@@ -122,14 +136,17 @@ class TDVPOptions:
     diag_shift: float = 1e-4
     snr_atol: float = 1.0
     rcond_smooth: float = 1e-8
+    mixing: float = 0.0
     rtol: float | None = None
     atol: float | None = None
 
     def __post_init__(self):
         check_choice("integrator", self.integrator, INTEGRATORS)
-        positive_float("diag_shift", self.diag_shift)
+        object.__setattr__(self, "diag_shift", non_negative_float("diag_shift", self.diag_shift))
         positive_float("snr_atol", self.snr_atol)
         positive_float("rcond_smooth", self.rcond_smooth)
+        if not non_negative_float("mixing", self.mixing) <= 1:
+            raise NQSError(f"mixing must lie in [0, 1], got {self.mixing!r}.")
         if not self.adaptive:
             for name in ("rtol", "atol"):
                 if getattr(self, name) is not None:
@@ -140,9 +157,7 @@ class TDVPOptions:
             return
         object.__setattr__(self, "rtol", positive_float("rtol", self.rtol or 1e-3))
         atol = 0.0 if self.atol is None else self.atol
-        if isinstance(atol, bool) or not isinstance(atol, int | float) or atol < 0:
-            raise NQSError(f"atol must be a non-negative number, got {atol!r}.")
-        object.__setattr__(self, "atol", float(atol))
+        object.__setattr__(self, "atol", non_negative_float("atol", atol))
 
     @property
     def adaptive(self) -> bool:

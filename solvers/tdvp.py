@@ -20,13 +20,15 @@ adaptive integrators otherwise overshoot, netket_facts.md §5), and the number o
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import netket.experimental as nkx
 import numpy as np
 from netket.experimental.driver.tdvp_common import odefun
 
-from nqs.errors import NonFiniteError
+from nqs.errors import NonFiniteError, NQSError
 from nqs.io import flat_to_state, state_to_flat
 from solvers.evolve_options import TDVPOptions
+from solvers.tdvp_mixture import MixtureTDVP
 
 _SOLVERS = {"rk4": nkx.dynamics.RK4, "rk23": nkx.dynamics.RK23, "rk45": nkx.dynamics.RK45}
 
@@ -45,22 +47,25 @@ class TDVPStepper:
         options: :class:`~solvers.evolve_options.TDVPOptions`.
     """
 
-    def __init__(self, hamiltonian, vstate, dt: float, options: TDVPOptions):
+    def __init__(self, hamiltonian, vstate, dt: float, options: TDVPOptions, seed: int = 0):
         self.options = options
         self.dt = float(dt)
         if options.adaptive:
             solver = _SOLVERS[options.integrator](dt, rtol=options.rtol, atol=options.atol)
         else:
             solver = _SOLVERS[options.integrator](dt)
-        self.driver = nkx.driver.TDVPSchmitt(
-            hamiltonian,
-            vstate,
-            solver,
-            holomorphic=False,
-            diag_shift=options.diag_shift,
-            snr_atol=options.snr_atol,
-            rcond_smooth=options.rcond_smooth,
-        )
+        regularisation = dict(holomorphic=False, diag_shift=options.diag_shift,
+                              snr_atol=options.snr_atol, rcond_smooth=options.rcond_smooth)
+        if options.mixing > 0:
+            if any(jnp.iscomplexobj(x) for x in jax.tree.leaves(vstate.parameters)):
+                raise NQSError(
+                    "TDVP with mixing > 0 needs a model with real parameters; use "
+                    "param_dtype=float64 or mixing=0."
+                )
+            self.driver = MixtureTDVP(hamiltonian, vstate, solver, mixing=options.mixing,
+                                      seed=seed, **regularisation)
+        else:
+            self.driver = nkx.driver.TDVPSchmitt(hamiltonian, vstate, solver, **regularisation)
 
     @property
     def state(self):

@@ -199,6 +199,7 @@ def test_nan_stops_cleanly(tmp_path, tfim4, model4, fast):
         (dict(method="tdvp", options={"rtol": 1e-3}), "adaptive"),
         (dict(options={"optimizer": "adam", "diag_shift": 1e-3}), "diag_shift applies"),
         (dict(method="tdvp", full_sum=True), "full_sum"),
+        (dict(method="tdvp", options={"diag_shift": -1e-4}), "diag_shift must be a finite"),
         (dict(resume=True), "output file"),
         (dict(n_samples=-8), "n_samples"),
         (dict(initial_state="bare_vacuum"), "quantum link"),

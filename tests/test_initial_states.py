@@ -33,10 +33,12 @@ def test_x_polarised_is_the_uniform_product_state():
     assert _fidelity(psi, np.ones(32)) == pytest.approx(1, abs=1e-12)
 
 
-def test_x_polarised_amplitude_table():
-    # Every logit and phase of the table set to zero: uniform conditionals, zero phase.
+@pytest.mark.parametrize("amplitudes", ["polar", "cartesian"])
+def test_x_polarised_amplitude_table(amplitudes):
+    # Polar: every logit and phase zero; Cartesian: real parts 1, imaginary parts 0. Both give
+    # uniform conditionals with zero phase.
     system = hamiltonians.tfim_chain(4)
-    model = TabularAR(hilbert=system.hilbert, machine_pow=2)
+    model = TabularAR(hilbert=system.hilbert, machine_pow=2, amplitudes=amplitudes)
     variables = model.init(jax.random.PRNGKey(0), system.hilbert.all_states()[:2])
     random = jax.tree.map(lambda a: jax.random.normal(jax.random.PRNGKey(1), a.shape), variables)
     psi = state_vector(model, random, system.hilbert)
@@ -50,6 +52,10 @@ def test_x_polarised_amplitude_table():
             jax.random.PRNGKey(0), system.hilbert.all_states()[:2]))
     with pytest.raises(NQSError, match="machine_pow = 1"):
         TabularAR(hilbert=system.hilbert, machine_pow=3)
+    with pytest.raises(NQSError, match="machine_pow=2, amplitudes='cartesian'"):
+        TabularAR(hilbert=system.hilbert, amplitudes="cartesian")
+    with pytest.raises(NQSError, match="did you mean 'polar'"):
+        TabularAR(hilbert=system.hilbert, machine_pow=2, amplitudes="polr")
 
 
 @pytest.mark.parametrize(
