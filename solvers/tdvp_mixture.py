@@ -47,18 +47,17 @@ def draw(model, variables, key, n_samples: int, mixing):
     local = jnp.asarray(hilbert.local_states)
 
     def site(i, carry):
-        x, key = carry
+        x, log_q, key = carry
         key, sub = jax.random.split(key)
         p = model.apply(variables, x, method=model.conditionals)[:, i]
-        idx = jax.random.categorical(sub, jnp.log((1 - mixing) * p + mixing / d))
-        return x.at[:, i].set(local[idx]), key
+        log_qi = jnp.log((1 - mixing) * p + mixing / d)
+        idx = jax.random.categorical(sub, log_qi)
+        log_q = log_q + jnp.take_along_axis(log_qi, idx[:, None], axis=1)[:, 0]
+        return x.at[:, i].set(local[idx]), log_q, key
 
-    x0 = jnp.full((n_samples, n), local[0], dtype=jnp.float64)
-    x, _ = jax.lax.fori_loop(0, n, site, (x0, key))
-    p = model.apply(variables, x, method=model.conditionals)
-    idx = hilbert.states_to_local_indices(x)
-    p_taken = jnp.take_along_axis(p, idx[..., None].astype(jnp.int32), axis=-1)[..., 0]
-    return x, jnp.sum(jnp.log((1 - mixing) * p_taken + mixing / d), axis=-1)
+    x0 = jnp.full((n_samples, n), local[0], dtype=local.dtype)
+    x, log_q, _ = jax.lax.fori_loop(0, n, site, (x0, jnp.zeros(n_samples), key))
+    return x, log_q
 
 
 def distinct(x, log_q):
