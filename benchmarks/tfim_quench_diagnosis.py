@@ -81,9 +81,10 @@ def part_nodes(system, args):
         print(f"{t:5.2f}  {p[k] * p.size:9.2e}  {states[k]}  {smallest:9.2e}")
     # On a fine grid (spectral decomposition): which amplitudes pass through zero, and when.
     fine = np.linspace(0.0, args.t_final, 20001)
-    energies, vectors = np.linalg.eigh(system.hamiltonian.to_dense())
+    h = system.hamiltonian.to_dense()
+    energies, vectors = np.linalg.eigh(h)
     plus = np.full(2**n, 2 ** (-n / 2))
-    e0 = plus @ system.hamiltonian.to_dense() @ plus
+    e0 = plus @ h @ plus
     amplitudes = (vectors * (vectors.T @ plus)) @ np.exp(-1j * np.outer(energies - e0, fine))
     weight = np.abs(amplitudes) ** 2 * 2**n
     crossing = np.flatnonzero(weight.min(axis=1) < 1e-6)

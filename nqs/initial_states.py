@@ -77,8 +77,8 @@ def x_polarised(model, variables) -> dict:
             :class:`~nqs.tabular_ar.TabularAR` (``machine_pow=2``) on an unconstrained Hilbert
             space.
         variables: its variables (``model.init(...)``); only the two output heads of a
-            transformer change; every entry of a table is set to zero (a Cartesian table:
-            real parts 1, imaginary parts 0).
+            transformer change; a table is reset to its initialisation, the uniform state
+            (polar: logits and phases 0; Cartesian: real parts 1, imaginary parts 0).
     """
     if model.hilbert.constrained:
         raise NQSError(
@@ -89,10 +89,9 @@ def x_polarised(model, variables) -> dict:
     if isinstance(model, TabularAR):
         if model.machine_pow != 2:
             raise NQSError("|+...+> is a wave function: use TabularAR(..., machine_pow=2).")
-        params = jax.tree.map(jnp.zeros_like, dict(variables["params"]))
-        if model.amplitudes == "cartesian":
-            params["real"] = jnp.ones_like(params["real"])
-        return {**variables, "params": params}
+        # The table's initialisation (deterministic, key-independent) is the uniform state.
+        fresh = model.init(jax.random.PRNGKey(0), model.hilbert.all_states()[:1])
+        return {**variables, "params": fresh["params"]}
     bias = _heads(model, variables)["logits_head"]["bias"]
     return _with_heads(model, variables, jnp.zeros_like(bias))
 
